@@ -1,0 +1,1 @@
+"""Trigger sources: keyboard, MIDI, audio onsets, scripted cues -> events on a queue."""
