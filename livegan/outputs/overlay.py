@@ -1,0 +1,203 @@
+"""The VJ's on-screen overlay: what is playing, what comes next, how fast, keys.
+
+Drawn by the window on top of the picture (never into recordings). The app
+passes a plain dict each frame; every key is optional:
+
+    song        str         "2/5  Song title"
+    section     str         "3/12"
+    lyric       str         the current line
+    next_lyric  str         the line the next cue goes to
+    fps         float       frames shown per second
+    gen_ms      float       generator milliseconds per frame
+    cue         str         the last cue and its source, e.g. "next (midi)"
+    status      list[str]   states worth a glance: "FROZEN", "BLACKOUT", "120 BPM"
+    warnings    list[str]   device/output problems (the newest few are shown)
+    help        bool        the key card (default: shown with the panel)
+    panel       bool        the info panel (default True; False for only message/notice)
+    message     str         a short centred line ("press Esc again to quit")
+    notice      str         a banner on top ("OFFLINE: stand-in models")
+
+Text sits on translucent dark panels with a drop shadow so it stays readable
+on bright frames. pygame is imported lazily (no SDL at import time).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+OVERLAY_KEYS: tuple[str, ...] = (
+    "song", "section", "lyric", "next_lyric", "fps", "gen_ms", "cue", "status",
+    "warnings", "help", "panel", "message", "notice",
+)
+
+WHITE = (255, 255, 255)
+GREY = (185, 185, 195)
+ACCENT = (120, 200, 255)
+AMBER = (255, 190, 60)
+RED = (255, 110, 100)
+PANEL_RGBA = (10, 10, 16, 185)  # dark enough for white text on a white frame
+NOTICE_RGBA = (120, 70, 0, 215)
+MAX_WARNINGS = 3
+
+
+class OverlayRenderer:
+    """Draws an overlay dict onto a pygame surface; caches fonts and text."""
+
+    def __init__(self, key_help: list[tuple[str, str]] | None = None) -> None:
+        if key_help is None:
+            from ..triggers.keyboard import KEY_HELP
+            key_help = KEY_HELP
+        self.key_help = key_help
+        self._fonts: dict[tuple[int, bool], Any] = {}
+        self._text: dict[tuple[str, int, bool, tuple[int, int, int]], Any] = {}
+        self._unknown_logged: set[str] = set()
+
+    # -- text helpers ------------------------------------------------------
+    def _font(self, size: int, bold: bool = False) -> Any:
+        import pygame
+
+        key = (size, bold)
+        if key not in self._fonts:
+            if not pygame.font.get_init():
+                pygame.font.init()
+            f = pygame.font.Font(None, size)  # pygame's bundled font: no system fonts needed
+            f.bold = bold
+            self._fonts[key] = f
+        return self._fonts[key]
+
+    def _render(self, text: str, size: int, color: tuple[int, int, int], bold: bool = False) -> Any:
+        """Antialiased text with a 1-2 px dark shadow baked in (cached)."""
+        import pygame
+
+        key = (text, size, bold, color)
+        surf = self._text.get(key)
+        if surf is None:
+            if len(self._text) > 512:  # fps text changes every frame; keep the cache bounded
+                self._text.clear()
+            font = self._font(size, bold)
+            fg = font.render(text, True, color)
+            shadow = font.render(text, True, (0, 0, 0))
+            off = max(1, size // 16)
+            surf = pygame.Surface((fg.get_width() + off, fg.get_height() + off), pygame.SRCALPHA)
+            surf.blit(shadow, (off, off))
+            surf.blit(fg, (0, 0))
+            self._text[key] = surf
+        return surf
+
+    def _fit(self, text: str, size: int, max_w: int, bold: bool = False) -> str:
+        """Shorten ``text`` with an ellipsis until it fits ``max_w`` pixels."""
+        font = self._font(size, bold)
+        if font.size(text)[0] <= max_w:
+            return text
+        lo, hi = 0, len(text)
+        while lo < hi:  # longest prefix that fits with the ellipsis
+            mid = (lo + hi + 1) // 2
+            if font.size(text[:mid].rstrip() + "...")[0] <= max_w:
+                lo = mid
+            else:
+                hi = mid - 1
+        return text[:lo].rstrip() + "..."
+
+    @staticmethod
+    def _panel(surface: Any, rect: tuple[int, int, int, int], rgba: tuple[int, int, int, int], radius: int) -> None:
+        import pygame
+
+        x, y, w, h = rect
+        panel = pygame.Surface((w, h), pygame.SRCALPHA)
+        pygame.draw.rect(panel, rgba, panel.get_rect(), border_radius=radius)
+        surface.blit(panel, (x, y))
+
+    # -- drawing -----------------------------------------------------------
+    def draw(self, surface: Any, overlay: dict) -> None:
+        """Draw every part of ``overlay`` that is present onto ``surface``."""
+        for k in overlay:
+            if k not in OVERLAY_KEYS and k not in self._unknown_logged:
+                self._unknown_logged.add(k)
+                log.debug("overlay: ignoring unknown key %r", k)
+        W, H = surface.get_size()
+        base = max(14, min(40, H // 34))  # text size follows the window height
+        pad = base // 2
+        if overlay.get("panel", True):
+            self._draw_panel(surface, overlay, base, pad)
+            if overlay.get("help", True):
+                self._draw_help(surface, base, pad)
+        if overlay.get("notice"):
+            self._draw_notice(surface, str(overlay["notice"]), base, pad)
+        if overlay.get("message"):
+            self._draw_message(surface, str(overlay["message"]), base, pad)
+
+    def _draw_panel(self, surface: Any, ov: dict, base: int, pad: int) -> None:
+        W, H = surface.get_size()
+        max_w = int(W * 0.62) - 2 * pad
+        small = max(12, base * 3 // 4)
+        lines: list[tuple[str, int, tuple[int, int, int], bool]] = []
+        head = "  ".join(str(ov[k]) for k in ("song", "section") if ov.get(k))
+        if head:
+            lines.append((head, base, ACCENT, True))
+        if ov.get("lyric"):
+            lines.append((str(ov["lyric"]), int(base * 1.25), WHITE, True))
+        if ov.get("next_lyric"):
+            lines.append(("next: " + str(ov["next_lyric"]), base, GREY, False))
+        stats = []
+        if ov.get("fps") is not None:
+            stats.append(f"{float(ov['fps']):.0f} fps")
+        if ov.get("gen_ms") is not None:
+            stats.append(f"gen {float(ov['gen_ms']):.1f} ms")
+        if ov.get("cue"):
+            stats.append(f"cue: {ov['cue']}")
+        stats.extend(str(s) for s in ov.get("status") or [])
+        if stats:
+            lines.append(("   ".join(stats), small, GREY, False))
+        for w in list(ov.get("warnings") or [])[-MAX_WARNINGS:]:
+            lines.append(("! " + str(w), small, AMBER, False))
+        if not lines:
+            return
+        rendered = [self._render(self._fit(t, s, max_w, b), s, c, b) for t, s, c, b in lines]
+        gap = max(2, base // 6)
+        w = max(r.get_width() for r in rendered) + 2 * pad
+        h = sum(r.get_height() for r in rendered) + gap * (len(rendered) - 1) + 2 * pad
+        x, y = pad, H - h - pad
+        self._panel(surface, (x, y, w, h), PANEL_RGBA, pad)
+        ty = y + pad
+        for r in rendered:
+            surface.blit(r, (x + pad, ty))
+            ty += r.get_height() + gap
+
+    def _draw_help(self, surface: Any, base: int, pad: int) -> None:
+        W, H = surface.get_size()
+        size = max(12, base * 3 // 4)
+        title = self._render("Keys", size, ACCENT, True)
+        keys = [self._render(k, size, WHITE, True) for k, _ in self.key_help]
+        whats = [self._render(v, size, GREY, False) for _, v in self.key_help]
+        col = max(k.get_width() for k in keys) + pad * 2
+        row = max(k.get_height() for k in keys) + max(2, size // 6)
+        w = col + max(v.get_width() for v in whats) + 2 * pad
+        h = title.get_height() + pad // 2 + row * len(keys) + 2 * pad
+        x, y = W - w - pad, pad
+        self._panel(surface, (x, y, w, h), PANEL_RGBA, pad)
+        surface.blit(title, (x + pad, y + pad))
+        ty = y + pad + title.get_height() + pad // 2
+        for k, v in zip(keys, whats):
+            surface.blit(k, (x + pad, ty))
+            surface.blit(v, (x + pad + col, ty))
+            ty += row
+
+    def _draw_notice(self, surface: Any, text: str, base: int, pad: int) -> None:
+        W, _ = surface.get_size()
+        r = self._render(self._fit(text, base, W - 4 * pad, True), base, WHITE, True)
+        w, h = r.get_width() + 2 * pad, r.get_height() + pad
+        x = (W - w) // 2
+        self._panel(surface, (x, pad, w, h), NOTICE_RGBA, pad // 2)
+        surface.blit(r, (x + pad, pad + pad // 2))
+
+    def _draw_message(self, surface: Any, text: str, base: int, pad: int) -> None:
+        W, H = surface.get_size()
+        size = int(base * 1.5)
+        r = self._render(self._fit(text, size, W - 4 * pad, True), size, WHITE, True)
+        w, h = r.get_width() + 3 * pad, r.get_height() + 2 * pad
+        x, y = (W - w) // 2, (H - h) // 3
+        self._panel(surface, (x, y, w, h), PANEL_RGBA, pad)
+        surface.blit(r, (x + 3 * pad // 2, y + pad))
