@@ -1,0 +1,165 @@
+"""Crash recovery: the show's position, saved atomically off the frame path.
+
+``livegan show --resume`` reads this file to start where a crashed show
+was. Saving must never stall a frame or stop the show: :meth:`StateSaver.save`
+only stores the latest value and wakes a background thread, which writes a
+small JSON file atomically (temp file in the same folder, flush, fsync,
+os.replace), so a crash mid-write leaves the previous file intact. Failures
+(read-only folder, full disk) are counted and warned about once, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from .state import Position
+
+log = logging.getLogger(__name__)
+
+FORMAT = "livegan-state"
+FORMAT_VERSION = 1
+MAX_STATE_BYTES = 1_000_000
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace is atomic
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable; not possible everywhere, and not fatal
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+class StateSaver:
+    """Keeps the latest show position on disk from a background thread."""
+
+    def __init__(self, path: str | Path, setlist: str | None = None) -> None:
+        self.path = Path(path)
+        self.setlist = setlist
+        self.writes = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self._cond = threading.Condition()
+        self._pending: dict[str, Any] | None = None
+        self._busy = False
+        self._closed = False
+        self._thread: threading.Thread | None = None  # started on first save: no side effects before
+
+    def save(self, position: Position | tuple[int, int, int], *, t: float | None = None,
+             state: dict[str, Any] | None = None) -> None:
+        """Record the latest position (and show time, and ShowState.to_dict()); returns at once."""
+        data = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "position": {"song": int(position[0]), "section": int(position[1]), "variant": int(position[2])},
+            "setlist": self.setlist,
+            "t": t,
+            "state": state,
+        }
+        with self._cond:
+            if self._closed:
+                return
+            self._pending = data  # only the newest value matters
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="livegan-state-saver", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the latest saved value is written (or failed); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is pending, then stop the thread."""
+        self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                if self._pending is None:  # closed and nothing left
+                    return
+                data, self._pending, self._busy = self._pending, None, True
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(self.path, data)
+                ok, err = True, ""
+            except Exception as e:  # noqa: BLE001 - never let saving stop the show
+                ok, err = False, f"{type(e).__name__}: {e}"
+            with self._cond:
+                self._busy = False
+                if ok:
+                    self.writes += 1
+                    if self.last_error is not None:
+                        log.info("saving show state to %s works again", self.path)
+                    self.last_error = None
+                else:
+                    self.failures += 1
+                    if err != self.last_error:  # once per distinct problem, not every cue
+                        log.warning("cannot save show state to %s (%s); the show goes on without --resume data",
+                                    self.path, err)
+                    self.last_error = err
+                self._cond.notify_all()
+
+
+def _valid_position(p: Any) -> bool:
+    return isinstance(p, dict) and all(
+        isinstance(p.get(k), int) and not isinstance(p.get(k), bool) and p[k] >= 0
+        for k in ("song", "section", "variant"))
+
+
+def load_state(path: str | Path) -> dict[str, Any] | None:
+    """The saved state, or None (with a warning) when it is missing or unreadable."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_STATE_BYTES:
+            log.warning("saved show state %s is too large; starting from the top", p)
+            return None
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        log.warning("no saved show state at %s; starting from the top", p)
+        return None
+    except (OSError, ValueError) as e:  # ValueError covers bad JSON and bad UTF-8
+        log.warning("saved show state %s is unreadable (%s); starting from the top", p, e)
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not _valid_position(data.get("position")):
+        log.warning("saved show state %s is not a livegan state file; starting from the top", p)
+        return None
+    if data.get("version") != FORMAT_VERSION:
+        log.warning("saved show state %s has version %r (expected %d); starting from the top",
+                    p, data.get("version"), FORMAT_VERSION)
+        return None
+    return data
+
+
+def saved_position(data: dict[str, Any]) -> Position:
+    """The Position in a dict returned by :func:`load_state`."""
+    p = data["position"]
+    return Position(p["song"], p["section"], p["variant"])
