@@ -1,0 +1,185 @@
+"""The BigGAN generator wrapper: per-layer latents + a soft class vector -> images.
+
+Architectures are data (``CONFIGS``) so the real ones can be built offline
+with random weights for benchmarks, and a ``tiny`` one of the same classes
+builds in a second for tests and the offline demo. Weights loading lives in
+``livegan.models.registry``; this file never downloads anything.
+
+Per-layer latents: as in the published CLIP+BigGAN music-video and big-sleep
+code, every generator block gets its own z (one for the first linear layer
+plus one per block), which makes the search far more expressive than one z.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+from pytorch_pretrained_biggan.model import GenBlock
+
+Z_DIM = 128
+NUM_CLASSES = 1000
+
+_DEEP_512_LAYERS = [
+    [False, 16, 16], [True, 16, 16], [False, 16, 16], [True, 16, 8],
+    [False, 8, 8], [True, 8, 8], [False, 8, 8], [True, 8, 4],
+    [False, 4, 4], [True, 4, 2], [False, 2, 2], [True, 2, 1],
+    [False, 1, 1], [True, 1, 1],
+]
+
+# The published BigGAN-deep configurations (config.json of each named model),
+# plus `tiny`: the same classes at 32x32 with 8 channels, for tests and demos.
+CONFIGS: dict[str, dict] = {
+    "biggan-deep-128": dict(output_dim=128, layers=[
+        [False, 16, 16], [True, 16, 16], [False, 16, 16], [True, 16, 8], [False, 8, 8],
+        [True, 8, 4], [False, 4, 4], [True, 4, 2], [False, 2, 2], [True, 2, 1]]),
+    "biggan-deep-256": dict(output_dim=256, layers=_DEEP_512_LAYERS[:12]),
+    "biggan-deep-512": dict(output_dim=512, layers=_DEEP_512_LAYERS),
+    "tiny": dict(output_dim=32, channel_width=8, attention_layer_position=2,
+                 layers=[[True, 16, 8], [True, 8, 4], [False, 4, 2], [True, 2, 1]]),
+}
+
+
+def make_config(name: str) -> BigGANConfig:
+    base = dict(z_dim=Z_DIM, class_embed_dim=128, channel_width=128, num_classes=NUM_CLASSES,
+                attention_layer_position=8, eps=1e-4, n_stats=51)
+    base.update(CONFIGS[name])
+    return BigGANConfig.from_dict(base)
+
+
+@torch.no_grad()
+def init_random_(model: BigGAN, seed: int) -> None:
+    """Deterministically initialise EVERY parameter and buffer.
+
+    pytorch-pretrained-biggan allocates some tensors with ``torch.Tensor(n)``
+    (uninitialised memory), so nothing may be left to the constructor. The
+    spectral-norm vectors u, v are set by power iteration so that sigma is the
+    true top singular value and the network's activations stay bounded.
+    """
+    g = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        if name.endswith("gamma"):          # self-attention gate: small but non-zero
+            p.fill_(0.1)
+        elif p.ndim == 1:                   # unconditional BN weight/bias, conv biases
+            # A gain of 3 on the last BN gives random pictures visible contrast
+            # (with 1 they are a flat grey: std ~0.12 in [-1, 1]).
+            p.fill_(3.0 if name.endswith("generator.bn.weight") else 0.0)
+        else:
+            p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(max(1, p[0].numel())))
+    for name, b in model.named_buffers():
+        if name.endswith("running_means"):
+            b.zero_()
+        elif name.endswith("running_vars"):
+            b.fill_(1.0)
+        elif name.endswith("weight_u") or name.endswith("weight_v"):
+            b.copy_(F.normalize(torch.randn(b.shape, generator=g), dim=0))
+    for mod in model.modules():
+        if hasattr(mod, "weight_orig") and hasattr(mod, "weight_u"):
+            w = mod.weight_orig.reshape(mod.weight_orig.shape[0], -1)  # (out, in*k*k)
+            u, v = mod.weight_u, mod.weight_v
+            for _ in range(30):
+                v.copy_(F.normalize(w.t() @ u, dim=0))
+                u.copy_(F.normalize(w @ v, dim=0))
+    for b in model.buffers():
+        if not torch.isfinite(b).all():
+            raise RuntimeError("random init left a non-finite buffer")
+
+
+def bake_spectral_norm(model: torch.nn.Module) -> None:
+    """Replace spectral-normalised weights by their fixed value (eval only).
+
+    In eval mode spectral norm still divides by sigma on every forward; the
+    weights never change during a show or a latent search, so bake it once.
+    """
+    for mod in model.modules():
+        if hasattr(mod, "weight_orig"):
+            torch.nn.utils.remove_spectral_norm(mod)
+
+
+@dataclass
+class GeneratorId:
+    """What the bank's metadata records about the generator it was made for."""
+
+    name: str                     # architecture: biggan-deep-128/256/512 or tiny
+    weights: str                  # "download", "random:SEED", or "sha256:..." of a local file
+    extra: dict = field(default_factory=dict)
+
+    def key(self) -> str:
+        return f"{self.name}@{self.weights}"
+
+
+class Generator:
+    """BigGAN with per-layer latents. Not an nn.Module: it owns one and its device."""
+
+    def __init__(self, model: BigGAN, gid: GeneratorId, device: str = "cpu",
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.model = model.eval().to(device)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.id = gid
+        self.device = torch.device(device)
+        self.dtype = dtype
+        cfg = model.config
+        self.size: int = cfg.output_dim
+        self.num_latents: int = len(cfg.layers) + 1
+        self._blocks = list(model.generator.layers)
+
+    @property
+    def name(self) -> str:
+        return self.id.name
+
+    def _cond(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        embed = self.model.embeddings(y)                     # (B, 128)
+        if z.ndim == 2:                                      # one z for every layer
+            z = z[:, None, :].expand(-1, self.num_latents, -1)  # (B, L, 128)
+        return torch.cat([z, embed[:, None, :].expand(-1, z.shape[1], -1)], dim=2)  # (B, L, 256)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor, truncation: float) -> torch.Tensor:
+        """z (B, L, 128) or (B, 128); y (B, 1000) soft class vector -> images (B, 3, S, S) in [-1, 1]."""
+        if not 0.0 < truncation <= 1.0:
+            raise ValueError(f"truncation must be in range (0, 1], got {truncation}")
+        truncation = float(truncation)
+        gen = self.model.generator
+        cond = self._cond(z, y)                              # (B, L, 256)
+        x = gen.gen_z(cond[:, 0])                            # (B, 4*4*16ch)
+        x = x.view(-1, 4, 4, 16 * gen.config.channel_width).permute(0, 3, 1, 2).contiguous()
+        k = 1
+        for layer in self._blocks:
+            if isinstance(layer, GenBlock):
+                x = layer(x, cond[:, k], truncation)
+                k += 1
+            else:
+                x = layer(x)
+        x = gen.relu(gen.bn(x, truncation))
+        x = gen.conv_to_rgb(x)[:, :3]
+        return torch.tanh(x)                                 # (B, 3, S, S)
+
+    __call__ = forward
+
+    @torch.no_grad()
+    def render(self, z: np.ndarray, y: np.ndarray, truncation: float) -> np.ndarray:
+        """Numpy in, uint8 frames out: z (B, L, 128), y (B, 1000) -> (B, S, S, 3)."""
+        zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)).to(self.device)
+        yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).to(self.device)
+        use_autocast = self.dtype != torch.float32
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=use_autocast):
+            img = self.forward(zt, yt, truncation)
+        return to_uint8(img)
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8; NaN becomes black (checked by the caller)."""
+    img = torch.nan_to_num(img.float(), nan=-1.0, posinf=1.0, neginf=-1.0)
+    out = ((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return out.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def build_random(name: str, seed: int = 0) -> BigGAN:
+    """The named architecture with deterministic random weights (spectral norm not yet baked)."""
+    model = BigGAN(make_config(name))
+    init_random_(model, seed)
+    return model
