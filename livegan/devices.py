@@ -1,0 +1,144 @@
+"""What `livegan devices` shows: MIDI inputs, audio inputs, displays and the GPU.
+
+Every probe imports its library lazily and turns any failure (no ALSA
+sequencer, no PortAudio, no video driver, no torch) into a short note, so
+listing devices never raises: it is the first thing to run when something on
+stage doesn't work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def midi_inputs(backend: Any = "rtmidi") -> dict[str, Any]:
+    from .triggers.midi import MidiUnavailable, list_input_ports
+
+    try:
+        return {"inputs": list_input_ports(backend), "note": None}
+    except MidiUnavailable as e:
+        return {"inputs": [], "note": e.message}
+    except Exception as e:  # noqa: BLE001 - a listing must never crash
+        return {"inputs": [], "note": f"MIDI listing failed ({_one_line(e)})"}
+
+
+def audio_inputs() -> dict[str, Any]:
+    try:
+        import sounddevice as sd  # raises OSError when the PortAudio library is missing
+    except (ImportError, OSError) as e:
+        return {"inputs": [], "default": None, "note": f"audio unavailable ({_one_line(e)})"}
+    try:
+        devs = sd.query_devices()
+        default_in = sd.default.device[0] if sd.default.device else None
+        inputs = [
+            {"index": i, "name": d["name"], "channels": int(d["max_input_channels"]),
+             "samplerate": float(d["default_samplerate"]),
+             "hostapi": sd.query_hostapis(d["hostapi"])["name"]}
+            for i, d in enumerate(devs) if d["max_input_channels"] > 0
+        ]
+    except Exception as e:  # noqa: BLE001
+        return {"inputs": [], "default": None, "note": f"audio listing failed ({_one_line(e)})"}
+    note = None if inputs else "no audio input devices found"
+    default = default_in if isinstance(default_in, int) and default_in >= 0 else None
+    return {"inputs": inputs, "default": default, "note": note}
+
+
+def displays() -> dict[str, Any]:
+    driver_env = os.environ.get("SDL_VIDEODRIVER")
+    try:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame greets on import
+        import pygame
+    except Exception as e:  # noqa: BLE001
+        return {"sizes": [], "driver": driver_env, "note": f"pygame unavailable ({_one_line(e)})"}
+    was_init = pygame.display.get_init()
+    try:
+        if not was_init:
+            from .triggers.midi import quiet_c_stderr
+
+            with quiet_c_stderr():  # SDL prints its own noise (XDG_RUNTIME_DIR…) to fd 2
+                pygame.display.init()
+        sizes = [list(s) for s in pygame.display.get_desktop_sizes()]
+        driver = pygame.display.get_driver()
+    except Exception as e:  # noqa: BLE001
+        return {"sizes": [], "driver": driver_env, "note": f"no display ({_one_line(e)})"}
+    finally:
+        if not was_init:
+            try:
+                pygame.display.quit()
+            except Exception:  # noqa: BLE001
+                pass
+    note = None
+    if driver in ("dummy", "offscreen"):
+        note = f"SDL video driver '{driver}' is not a real screen"
+    return {"sizes": sizes, "driver": driver, "note": note}
+
+
+def gpu() -> dict[str, Any]:
+    try:
+        import torch
+    except Exception as e:  # noqa: BLE001
+        return {"available": False, "name": None, "note": f"torch unavailable ({_one_line(e)})"}
+    try:
+        if torch.cuda.is_available():
+            return {"available": True, "name": torch.cuda.get_device_name(0),
+                    "count": torch.cuda.device_count(), "note": None}
+    except Exception as e:  # noqa: BLE001
+        return {"available": False, "name": None, "note": f"CUDA check failed ({_one_line(e)})"}
+    return {"available": False, "name": None, "note": "no CUDA GPU; the show runs on the CPU (--rehearse)"}
+
+
+def list_devices(midi_backend: Any = "rtmidi") -> dict[str, Any]:
+    """Every device group as plain data: keys midi, audio, displays, gpu. Never raises."""
+    out: dict[str, Any] = {}
+    for key, probe in (("midi", lambda: midi_inputs(midi_backend)), ("audio", audio_inputs),
+                       ("displays", displays), ("gpu", gpu)):
+        try:
+            out[key] = probe()
+        except Exception as e:  # noqa: BLE001 - belt and braces: one group can't sink the rest
+            out[key] = {"note": f"listing failed ({_one_line(e)})"}
+    return out
+
+
+def format_devices(d: dict[str, Any]) -> str:
+    """Human-readable text of ``list_devices()`` output."""
+    lines: list[str] = []
+
+    def note(group: dict[str, Any]) -> None:
+        if group.get("note"):
+            lines.append(f"  ({group['note']})")
+
+    midi = d.get("midi", {})
+    lines.append("MIDI inputs (use a part of the name: --midi nano):")
+    for name in midi.get("inputs", []):
+        lines.append(f"  {name}")
+    note(midi)
+
+    audio = d.get("audio", {})
+    lines.append("Audio inputs:")
+    for a in audio.get("inputs", []):
+        star = " (default)" if a.get("index") == audio.get("default") else ""
+        lines.append(f"  [{a['index']}] {a['name']} - {a['channels']} ch, "
+                     f"{a['samplerate']:.0f} Hz, {a.get('hostapi', '')}{star}")
+    note(audio)
+
+    disp = d.get("displays", {})
+    lines.append(f"Displays (SDL driver: {disp.get('driver') or 'none'}):")
+    for i, (w, h) in enumerate(disp.get("sizes", [])):
+        lines.append(f"  [{i}] {w}x{h}")
+    note(disp)
+
+    g = d.get("gpu", {})
+    lines.append("GPU:")
+    if g.get("available"):
+        lines.append(f"  {g.get('name')}")
+    note(g)
+    return "\n".join(lines)

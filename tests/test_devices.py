@@ -1,0 +1,53 @@
+"""`livegan devices`: the listing never raises and always explains what is missing."""
+
+from __future__ import annotations
+
+import builtins
+import sys
+
+from livegan import devices
+from livegan.triggers.midi import FakeMidiBackend
+
+
+def test_list_devices_has_every_group_and_formats(monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    d = devices.list_devices()
+    assert set(d) == {"midi", "audio", "displays", "gpu"}
+    text = devices.format_devices(d)
+    for heading in ("MIDI inputs", "Audio inputs", "Displays", "GPU"):
+        assert heading in text
+    # on a machine without a MIDI system the listing says so instead of crashing
+    if not d["midi"]["inputs"]:
+        assert d["midi"]["note"]
+    assert d["displays"]["driver"] == "dummy" and d["displays"]["sizes"]
+
+
+def test_midi_ports_from_a_backend():
+    d = devices.midi_inputs(FakeMidiBackend(["nanoKONTROL2 20:0"]))
+    assert d == {"inputs": ["nanoKONTROL2 20:0"], "note": None}
+    d = devices.midi_inputs(FakeMidiBackend([], available=False))
+    assert d["inputs"] == [] and d["note"].startswith("MIDI unavailable")
+
+
+def test_missing_libraries_become_notes(monkeypatch):
+    real_import = builtins.__import__
+
+    def broken(name, *a, **kw):
+        if name in ("sounddevice", "pygame", "torch"):
+            raise OSError(f"PortAudio library not found ({name})")
+        return real_import(name, *a, **kw)
+
+    for mod in ("sounddevice", "pygame", "torch"):
+        monkeypatch.delitem(sys.modules, mod, raising=False)
+    monkeypatch.setattr(builtins, "__import__", broken)
+    d = devices.list_devices(FakeMidiBackend(["x"]))
+    assert "PortAudio library not found" in d["audio"]["note"]
+    assert d["displays"]["note"].startswith("pygame unavailable")
+    assert d["gpu"]["available"] is False and d["gpu"]["note"]
+    assert "audio unavailable" in devices.format_devices(d)
+
+
+def test_display_failure_is_a_note(monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-driver")
+    d = devices.displays()
+    assert d["sizes"] == [] and d["note"].startswith("no display")
