@@ -49,7 +49,7 @@ def test_messages_become_events_with_arrival_time():
     be.send(NANO, [0xB0, 41, 127])          # play
     be.send(NANO, [0xB0, 0, 127])           # fader 1
     assert q.drain() == [Cue("next", source="midi", t=1.5), Param("master_fade", 1.0, source="midi", t=1.5)]
-    assert src.arrivals == [1.5, 1.5]
+    assert list(src.arrivals) == [1.5, 1.5]
     assert warnings == []
 
 
@@ -88,6 +88,17 @@ def test_unplug_warns_once_and_replug_reopens_within_two_seconds(caplog):
     be.send(back, [0xB0, 41, 127])
     assert [e.kind for e in q.drain()] == ["next"]
     assert sum("unplugged" in r.message for r in caplog.records) == 1
+
+
+def test_fast_replug_between_checks_is_noticed():
+    src, be, q, clock, warnings = make()
+    src.open()
+    be.unplug(NANO)
+    be.plug("nanoKONTROL2:nanoKONTROL2 MIDI 1 24:0")   # back before the next port check
+    for _ in range(150):
+        clock.advance(1 / 60)
+        src.poll()
+    assert src.is_open and src.port_name.endswith("24:0") and be.opens == 2
 
 
 def test_missing_device_at_start_is_retried_without_flooding():

@@ -24,6 +24,7 @@ import queue
 import re
 import sys
 import threading
+from collections import deque
 from typing import Any, Callable, Iterator, Protocol
 
 from ..clock import Clock
@@ -267,8 +268,7 @@ class MidiInput(TriggerSource):
         self.mapper = MidiMapper(self.preset, clock)
         self.port_name: str | None = None   # the device we have (or had) open
         self.available = True                # False once the MIDI system is known missing
-        self.arrivals: list[float] = []      # clock time of recent messages (latency probes)
-        self.max_arrivals = 10_000
+        self.arrivals: deque[float] = deque(maxlen=1024)  # clock time of recent messages
         self._port: BackendPort | None = None
         self._lost = False
         self._next_check = 0.0
@@ -297,7 +297,9 @@ class MidiInput(TriggerSource):
         if now >= self._next_check:
             self._next_check = now + self.check_seconds
             ports = self.backend.list_ports()
-            if self.port_name is not None and match_port(ports, None, self.port_name) is None:
+            # Exact name: a device replugged between two checks comes back with a
+            # new ALSA address, and our old subscription to it is dead.
+            if self.port_name is not None and self.port_name not in ports:
                 self._lost = True
                 raise DeviceError(self._lost_message())
         return []  # events arrive from the backend's thread through _on_bytes
@@ -328,8 +330,7 @@ class MidiInput(TriggerSource):
     def _on_bytes(self, data: list[int]) -> None:
         """Runs in the backend's thread: bytes -> events -> queue. Nothing else."""
         t = self.clock.now()
-        if len(self.arrivals) < self.max_arrivals:
-            self.arrivals.append(t)
+        self.arrivals.append(t)
         with self._lock:
             if self._taps:  # learning: the control being learned must not also fire
                 for tap in self._taps:
