@@ -60,6 +60,31 @@ def test_audio_is_muxed_and_video_length_wins(tmp_path):
             rec.present(f)
     n, fps, audio = read_video_frames(out)
     assert n == 20 and audio
+    assert abs(container_seconds(out) - 1.0) < 0.06
+
+
+def container_seconds(path):
+    """The file's overall duration as ffmpeg reports it (audio included)."""
+    import re
+    import subprocess
+
+    import imageio_ffmpeg
+
+    err = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path)], capture_output=True, text=True).stderr
+    h, m, sec = re.search(r"Duration: (\d+):(\d+):([\d.]+)", err).groups()
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
+def test_longer_audio_is_cut_to_the_video(tmp_path):
+    wav = tmp_path / "long.wav"
+    make_wav(wav, seconds=3.0)
+    out = tmp_path / "cut.mp4"
+    with VideoRecorder(out, fps=20, audio=wav, preset="ultrafast") as rec:
+        for f in frames(10):
+            rec.present(f)
+    assert read_video_frames(out)[::2] == (10, True)
+    assert abs(container_seconds(out) - 0.5) < 0.06  # not the 3 s of audio
+    assert leftovers(tmp_path) == []
 
 
 def test_exception_inside_with_leaves_nothing(tmp_path):
@@ -133,3 +158,15 @@ def test_null_output_counts_and_keeps_last():
         assert out.last_frame[0, 0, 0] == 40 and out.last_overlay == {"fps": 1}
         assert out.poll_events() == ["space", "escape"] and out.poll_events() == []
     assert not out.is_open
+
+
+def test_ffmpeg_dying_is_one_error_and_no_file(tmp_path):
+    out = tmp_path / "dies.mp4"
+    rec = VideoRecorder(out, fps=10, preset="ultrafast").open()
+    rec.present(next(frames(1)))
+    rec._proc.kill()  # as if ffmpeg crashed or was killed by the OOM killer
+    rec._proc.wait()
+    with pytest.raises(LiveganError, match="video encoding failed"):
+        for f in frames(500):
+            rec.present(f)
+    assert list(tmp_path.iterdir()) == [] and not rec.is_open

@@ -98,9 +98,6 @@ class VideoRecorder(Output):
             imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostats", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{self.fps:g}", "-i", "-",
         ]
-        if self.audio is not None:
-            cmd += ["-i", str(self.audio), "-map", "0:v:0", "-map", "1:a:0",
-                    "-c:a", "aac", "-b:a", "192k", "-af", "apad", "-shortest"]
         cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
                 "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
         log.debug("ffmpeg: %s", " ".join(cmd))
@@ -144,12 +141,42 @@ class VideoRecorder(Output):
             if code != 0:
                 msg = self._ffmpeg_error() or f"ffmpeg exited with code {code}"
                 raise LiveganError(f"video encoding failed: {msg}", Where(str(self.path)))
+            if self.audio is not None:
+                self._mux_audio()
             os.replace(self._tmp, self.path)  # type: ignore[arg-type]
             self._tmp = None
             log.info("wrote %s (%d frames, %dx%d, %g fps%s)", self.path, self.frames, *self._size,  # type: ignore[misc]
                      self.fps, ", with audio" if self.audio else "")
         finally:
             self._cleanup()
+
+    def _mux_audio(self) -> None:
+        """Add the audio in a second, copying pass, cut/padded to the video's exact length.
+
+        A single pass with -shortest overshoots by up to a second of audio over
+        a frozen last frame (ffmpeg's interleaving buffer); knowing the frame
+        count at the end lets -t be exact. The video stream is copied, not re-encoded.
+        """
+        import imageio_ffmpeg
+
+        if self._tmp is None:
+            return
+        muxed = self._tmp.with_name(self._tmp.name.replace(".partial.mp4", ".audio.partial.mp4"))
+        cmd = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostats", "-loglevel", "error",
+            "-i", str(self._tmp), "-i", str(self.audio), "-map", "0:v:0", "-map", "1:a:0",
+            "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-af", "apad",
+            "-t", f"{self.frames / self.fps:.6f}", "-movflags", "+faststart", "-f", "mp4", str(muxed),
+        ]
+        try:
+            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            if res.returncode != 0:
+                lines = res.stderr.strip().splitlines()
+                msg = lines[-1] if lines else f"ffmpeg exited with code {res.returncode}"
+                raise LiveganError(f"adding audio failed: {msg}", Where(str(self.audio)))
+            os.replace(muxed, self._tmp)
+        finally:
+            muxed.unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Stop ffmpeg and delete the unfinished file; the target path is left untouched."""
