@@ -138,6 +138,25 @@ def test_raw_tap_diverts_messages_while_learning():
     assert [e.kind for e in q.drain()] == ["next"]
 
 
+def test_learn_one_in_show_mode_then_add_mapping():
+    from livegan.triggers.learn import learn_one
+
+    src, be, q, clock, _ = make()
+    src.open()
+    tap = src.raw_tap()
+
+    def press() -> bool:
+        be.send(NANO, [0xB0, 23, 127])      # knob 8: unmapped in the preset
+        return False
+
+    m = learn_one(tap, "freeze", clock, timeout=1.0, ask_skip=press)
+    tap.close()
+    src.add_mapping(m)
+    be.send(NANO, [0xB0, 23, 0])
+    be.send(NANO, [0xB0, 23, 127])
+    assert [e.kind for e in q.drain()] == ["freeze"]
+
+
 # -- the real python-rtmidi backend -------------------------------------------------
 def _alsa_sequencer() -> bool:
     return os.access("/dev/snd/seq", os.R_OK | os.W_OK)

@@ -31,7 +31,7 @@ from ..clock import Clock
 from ..errors import DeviceError
 from .base import TriggerSource
 from .events import Event, EventQueue
-from .midi_map import MidiMapper, MidiPreset, load_midi_preset
+from .midi_map import MidiMapper, MidiPreset, load_midi_preset, parse_preset
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +318,8 @@ class MidiInput(TriggerSource):
                 if self.on_warning:
                     self.on_warning(str(e))
             self.last_error = str(e)
-            self.is_open = False
+            if self.is_open:
+                self.close()
             self._retry_at = float("inf")
             return
         super()._fail(e)
@@ -346,6 +347,12 @@ class MidiInput(TriggerSource):
         with self._lock:
             self.preset = preset
             self.mapper = MidiMapper(preset, self.clock)
+
+    def add_mapping(self, mapping: dict[str, Any]) -> None:
+        """Bind one more control (e.g. learned in show mode); ConfigError if invalid."""
+        data = self.preset.model_dump(exclude_none=True)
+        data["mappings"].append(mapping)
+        self.set_preset(parse_preset(data, name="learned mapping"))
 
     def raw_tap(self) -> "RawTap":
         """Divert raw messages to a tap (for learning) until the tap is closed."""
