@@ -166,7 +166,15 @@ class _AudioSource(TriggerSource):
     @property
     def onsets(self) -> list[Onset]:
         """Recent onsets in stream seconds (since this source last opened)."""
-        return list(self._listener.onsets) if self._listener else []
+        listener = self._listener
+        if listener is None:
+            return []
+        for _ in range(10):  # the worker may append while we copy; just try again
+            try:
+                return list(listener.onsets)
+            except RuntimeError:
+                continue
+        return []
 
     @property
     def latency_seconds(self) -> float:
