@@ -239,3 +239,29 @@ def test_director_resumes_from_a_state():
     d = Director(plans(), keyframe, drift_amount=0.0, state=back, t0=50.0)
     assert d.position == Position(0, 1, 0)
     assert np.array_equal(d.frame_at(50.0).z, keyframe(0, 1, 0).z)
+
+
+def test_frame_at_from_a_render_thread_while_cues_arrive():
+    import threading
+    d = make(drift_amount=0.2)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def render() -> None:
+        t = 0.0
+        while not stop.is_set():
+            try:
+                f = d.frame_at(t)
+                assert f.z.shape == (L, 128) and np.all(np.isfinite(f.z))
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+                return
+            t += 0.01
+
+    th = threading.Thread(target=render)
+    th.start()
+    for k in range(300):
+        d.handle(Cue(["next", "prev", "freeze", "blackout"][k % 4]), 0.01 * k)
+    stop.set()
+    th.join()
+    assert errors == []

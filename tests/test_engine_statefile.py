@@ -10,7 +10,7 @@ import threading
 
 from livegan.engine import statefile
 from livegan.engine.state import Position
-from livegan.engine.statefile import StateSaver, load_state, saved_position
+from livegan.engine.statefile import StateSaver, load_state, resume_state, saved_position
 
 
 def test_save_flush_load_round_trip(tmp_path):
@@ -122,3 +122,39 @@ def test_load_state_tolerates_missing_corrupt_and_foreign_files(tmp_path, caplog
         assert load_state(p) is None
         assert load_state(tmp_path) is None  # a folder
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 9
+
+
+def test_resume_state_end_to_end_with_a_director(tmp_path):
+    import numpy as np
+
+    from livegan.engine.director import Director
+    from livegan.engine.path import Keyframe
+    from livegan.engine.state import SongPlan
+    from livegan.setlist import Transition
+    from livegan.triggers.events import Cue
+
+    plans = [SongPlan("A", 2, [2, 1], [Transition(1.0)] * 2, bpm=100), SongPlan("B", 1, [1], [Transition(1.0)])]
+
+    def kf(s: int, i: int, v: int) -> Keyframe:
+        y = np.full(1000, 1e-3, np.float32)  # (1000,) sums to 1
+        return Keyframe(np.full((2, 128), s + i + v, np.float32), y)  # (2, 128)
+
+    p = tmp_path / "state.json"
+    saver = StateSaver(p, setlist="set.yaml")
+    d = Director(plans, kf)
+    d.on_position_change = lambda pos: saver.save(pos, t=0.0, state=d.state.to_dict())
+    for c in ("next", "prev", "tap", "tap"):
+        d.handle(Cue(c), 1.0 if c != "tap" else 2.0 + len(d.state._taps) * 0.5)
+    d.handle(Cue("next"), 4.0)
+    d.handle(Cue("prev"), 5.0)  # section 0, third entry: variant 0 again
+    saver.close()
+    data = load_state(p)
+    st = resume_state(data, plans, t0=100.0)
+    assert st.position == d.position == Position(0, 0, 0) and st.tapped_bpm == 120.0
+    st.handle(Cue("goto", 1), 101.0)
+    assert st.position.variant == 1  # the cycle went on from where it was
+    # a damaged 'state' part falls back to the position alone
+    data["state"] = {"visits": "garbage", "position": 3}
+    assert resume_state(data, plans).position == Position(0, 0, 0)
+    data["state"] = None
+    assert resume_state(data, plans).position == Position(0, 0, 0)

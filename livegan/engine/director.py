@@ -13,12 +13,16 @@ arrive many times a second, and a render-ahead's worth of lag is invisible
 on them, while dropping frames on every knob tick would defeat rendering
 ahead. Every param glides to its new value (a few tens of ms), so a stepped
 knob or a jumpy loudness never makes the picture jump either.
+
+``handle``, ``frame_at`` and ``info`` take one lock, so a render worker may
+call ``frame_at`` from its own thread while the show loop handles events.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -101,7 +105,9 @@ class Director:
         self._pulse_phase = 0.0  # phase already added by pulses that were dropped
         self._b_from = 1.0  # brightness when blackout last toggled
         self.last_source: str | None = None
-        self.on_position_change: Callable[[Position], None] | None = None
+        self._lock = threading.RLock()  # a render thread may call frame_at while the loop handles
+        self.on_position_change: Callable[[Position], None] | None = None  # e.g. StateSaver.save
+        self._notified = self.state.position
 
     # -- public ------------------------------------------------------------------
     @property
@@ -114,12 +120,24 @@ class Director:
 
     def handle(self, ev: Cue | Param, t: float) -> bool:
         """Apply one event at time t; True when something changed."""
+        with self._lock:
+            changed = self._handle(ev, t)
+        if changed and isinstance(ev, Cue) and self.state.position != self._notified:
+            self._notified = self.state.position
+            if self.on_position_change is not None:
+                try:
+                    self.on_position_change(self._notified)
+                except Exception:  # noqa: BLE001 - saving state must never stop the show
+                    log.exception("position-change callback failed")
+        return changed
+
+    def _handle(self, ev: Cue | Param, t: float) -> bool:
         self.last_source = ev.source
         if isinstance(ev, Param):
             return self._param(ev, t)
         before = self._latent(t)  # the picture on screen now, old path
         b_before = self._blackout_level(t)
-        was_frozen, was_blackout, old_pos = self.state.frozen, self.state.blackout, self.state.position
+        was_frozen, was_blackout = self.state.frozen, self.state.blackout
         if not self.state.handle(ev, t):
             return False
         if self.state.frozen and not was_frozen:
@@ -131,23 +149,24 @@ class Director:
             self._seg_id = self.state.segment.id
             self._from = before
             self._target = self._fetch(self.state.segment.target)
-        if self.state.position != old_pos and self.on_position_change is not None:
-            try:
-                self.on_position_change(self.state.position)
-            except Exception:  # noqa: BLE001 - saving state must never stop the show
-                log.exception("position-change callback failed")
         return True
 
     def frame_at(self, t: float) -> FrameSpec:
         """The frame at time t; pure in t until the next handled event."""
-        kf = self._latent(t)
-        return FrameSpec(kf.z, kf.y, self._truncation(t), self.brightness(t), self.version, t)
+        with self._lock:
+            kf = self._latent(t)
+            return FrameSpec(kf.z, kf.y, self._truncation(t), self.brightness(t), self.version, t)
 
     def brightness(self, t: float) -> float:
-        return min(1.0, max(0.0, self._blackout_level(t) * self._fade.at(t)))
+        with self._lock:
+            return min(1.0, max(0.0, self._blackout_level(t) * self._fade.at(t)))
 
     def info(self, t: float) -> dict[str, Any]:
         """What the overlay shows: where we are, what is next, toggles and counters."""
+        with self._lock:
+            return self._info(t)
+
+    def _info(self, t: float) -> dict[str, Any]:
         st = self.state
         nxt = st.next_section()
         return {

@@ -15,9 +15,9 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from .state import Position
+from .state import Position, ShowState, SongPlan
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +163,15 @@ def saved_position(data: dict[str, Any]) -> Position:
     """The Position in a dict returned by :func:`load_state`."""
     p = data["position"]
     return Position(p["song"], p["section"], p["variant"])
+
+
+def resume_state(data: dict[str, Any], plans: Sequence[SongPlan], t0: float = 0.0) -> ShowState:
+    """A ShowState to resume from a :func:`load_state` dict: the full saved state when it
+    is there and sound, else just the position (clamped to the setlist as it is now)."""
+    if isinstance(data.get("state"), dict):
+        try:
+            st = ShowState.from_dict({**data["state"], "position": data["position"]}, plans, t0)
+            return st
+        except ValueError as e:
+            log.warning("saved show state is partly unreadable (%s); resuming at the saved position only", e)
+    return ShowState(plans, start=saved_position(data), t0=t0)
