@@ -20,6 +20,7 @@ Cue rules, in one place:
 - ``tap`` sets the tempo from the average of recent tap intervals; a gap of
   more than 2 s starts a new count. The tapped tempo belongs to the song it
   was tapped in and is forgotten on a song change (songs have their own bpm).
+  It times legs started after the tap; a leg already under way keeps its length.
 - Every (re-)entry into a section advances its variant (a repeated lyric
   line gets its next picture), modulo the section's variant count.
 """
