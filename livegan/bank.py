@@ -1,0 +1,195 @@
+"""Keyframe banks: the only contract between offline prep and the live show.
+
+One file per song: safetensors arrays (no pickle, safe to load from anyone)
+plus JSON metadata naming the generator the latents were made for. Written
+atomically (temporary file in the same folder, fsync, rename), so a crash at
+any moment leaves either the old bank or the new one, never half of one.
+Loading validates format version, shapes, dtypes, finiteness, and that the
+generator matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import BankError
+
+FORMAT_VERSION = 1
+Z_DIM = 128
+NUM_CLASSES = 1000
+MAX_BANK_BYTES = 512 << 20
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
+@dataclass
+class SectionKeys:
+    """One section's keyframes: z (V, L, 128), y (V, 1000), score (V,)."""
+
+    text: str
+    z: np.ndarray
+    y: np.ndarray
+    score: np.ndarray
+    cache_key: str = ""
+    classes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Bank:
+    song: str
+    generator: dict           # {"name": "biggan-deep-256", "weights": "random:0" | "download:…" | "sha256:…"}
+    clip: str
+    sections: list[SectionKeys]
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def num_latents(self) -> int:
+        return int(self.sections[0].z.shape[1])
+
+
+def song_slug(title: str) -> str:
+    """A safe file stem for a song title: ASCII, no path parts, never a reserved name.
+
+    A short hash of the exact title keeps two titles that slug alike apart, and
+    ``../../x`` or ``/etc/passwd`` can't escape the bank folder.
+    """
+    ascii_ = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")[:48].strip("-") or "song"
+    if stem in _RESERVED:
+        stem = f"song-{stem}"
+    return f"{stem}-{hashlib.sha256(title.encode()).hexdigest()[:8]}"
+
+
+def bank_path(folder: str | Path, title: str) -> Path:
+    return Path(folder) / f"{song_slug(title)}.safetensors"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; banks are ordinary files
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _pack(sections: list[SectionKeys]) -> dict[str, np.ndarray]:
+    return {
+        "z": np.concatenate([s.z for s in sections]).astype(np.float32),          # (K, L, 128)
+        "y": np.concatenate([s.y for s in sections]).astype(np.float32),          # (K, 1000)
+        "score": np.concatenate([s.score for s in sections]).astype(np.float32),  # (K,)
+        "section": np.concatenate([np.full(len(s.score), i, np.int32) for i, s in enumerate(sections)]),
+    }
+
+
+def dumps_bank(bank: Bank) -> bytes:
+    from safetensors.numpy import save
+
+    if not bank.sections:
+        raise ValueError("a bank needs at least one section")
+    meta = {
+        "format": FORMAT_VERSION,
+        "song": bank.song,
+        "generator": bank.generator,
+        "clip": bank.clip,
+        "settings": bank.settings,
+        "sections": [{"text": s.text, "cache_key": s.cache_key, "classes": s.classes,
+                      "variants": int(len(s.score))} for s in bank.sections],
+    }
+    return save(_pack(bank.sections), metadata={"livegan": json.dumps(meta)})
+
+
+def save_bank(bank: Bank, path: str | Path) -> Path:
+    p = Path(path)
+    atomic_write_bytes(p, dumps_bank(bank))
+    return p
+
+
+def _fail(path: Path, what: str) -> BankError:
+    return BankError(f"{path}: {what}; re-run `livegan prep` to rebuild it")
+
+
+def load_bank(path: str | Path, expect_generator: dict | None = None) -> Bank:
+    """Load and validate a bank; any problem is a one-line BankError."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise BankError(f"{p}: bank not found; run `livegan prep` first")
+    if p.stat().st_size > MAX_BANK_BYTES:
+        raise _fail(p, f"bank file too large ({p.stat().st_size} bytes)")
+    try:
+        with safe_open(str(p), framework="numpy") as f:
+            raw_meta = (f.metadata() or {}).get("livegan")
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001 - truncated/corrupt files raise many types
+        raise _fail(p, f"corrupt or truncated bank ({type(e).__name__})") from None
+    try:
+        meta = json.loads(raw_meta or "")
+    except json.JSONDecodeError:
+        raise _fail(p, "bank metadata missing or not JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise _fail(p, f"bank format {got!r} is not supported (this livegan reads format {FORMAT_VERSION})")
+    for key, dtype in (("z", np.float32), ("y", np.float32), ("score", np.float32), ("section", np.int32)):
+        if key not in arrays:
+            raise _fail(p, f"array {key!r} missing")
+        if arrays[key].dtype != dtype:
+            raise _fail(p, f"array {key!r} has dtype {arrays[key].dtype}, expected {np.dtype(dtype)}")
+    z, y, score, sec = arrays["z"], arrays["y"], arrays["score"], arrays["section"]
+    k = len(score)
+    if z.ndim != 3 or z.shape[0] != k or z.shape[2] != Z_DIM or y.shape != (k, NUM_CLASSES) or sec.shape != (k,):
+        raise _fail(p, f"arrays have inconsistent shapes z{z.shape} y{y.shape} score{score.shape}")
+    for key in ("z", "y", "score"):
+        if not np.isfinite(arrays[key]).all():
+            raise _fail(p, f"array {key!r} holds NaN or infinite values")
+    try:
+        secs_meta = list(meta["sections"])
+        gen = dict(meta["generator"])
+        song = str(meta["song"])
+    except (KeyError, TypeError, ValueError):
+        raise _fail(p, "bank metadata is incomplete") from None
+    sections = []
+    for i, sm in enumerate(secs_meta):
+        idx = np.flatnonzero(sec == i)
+        if len(idx) == 0 or len(idx) != int(sm.get("variants", -1)):
+            raise _fail(p, f"section {i + 1} has {len(idx)} keyframes, metadata says {sm.get('variants')}")
+        sections.append(SectionKeys(str(sm.get("text", "")), z[idx], y[idx], score[idx],
+                                    str(sm.get("cache_key", "")), [int(c) for c in sm.get("classes", [])]))
+    if len(np.unique(sec)) != len(secs_meta) or sec.min(initial=0) < 0:
+        raise _fail(p, "keyframes point at sections the metadata doesn't list")
+    bank = Bank(song, gen, str(meta.get("clip", "")), sections, dict(meta.get("settings") or {}))
+    if expect_generator is not None and not same_generator(gen, expect_generator):
+        raise BankError(f"{p}: made for generator {gen.get('name')} ({gen.get('weights')}), "
+                        f"not {expect_generator.get('name')} ({expect_generator.get('weights')})")
+    return bank
+
+
+def same_generator(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("name") == b.get("name") and a.get("weights") == b.get("weights")

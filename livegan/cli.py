@@ -1,0 +1,181 @@
+"""The ``livegan`` command: prep, check, show, render, bench, onsets, devices, learn, demo.
+
+Every command validates its input at the boundary; any user error is one
+line on stderr and exit code 2, never a traceback (``main`` guarantees it).
+Heavy imports (torch, CLIP, pygame) happen inside the commands that need
+them, so ``livegan check`` and ``--help`` are fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import EXIT_USER_ERROR, LiveganError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Real-time BigGAN visuals for live music. `livegan demo` runs the whole pipeline offline.")
+log = logging.getLogger("livegan")
+
+SETLIST = typer.Argument(..., help="setlist YAML file (see setlists/demo.yaml)", show_default=False)
+MODEL_HELP = "generator: biggan-deep-128/256/512 or tiny (default: the setlist's)"
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+    from rich.console import Console
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=Console(stderr=True), show_time=False, show_path=False)])
+    logging.getLogger("livegan").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="log more detail")) -> None:
+    _setup_logging(verbose)
+
+
+def echo(msg: str = "", err: bool = False) -> None:
+    typer.echo(msg, err=err)
+
+
+def notice(msg: str) -> None:
+    """A visible notice on stderr (e.g. offline stand-in models)."""
+    typer.secho(f"NOTICE: {msg}", fg=typer.colors.YELLOW, bold=True, err=True)
+
+
+# --------------------------------------------------------------------------- check
+@app.command()
+def check(setlist: Path = SETLIST) -> None:
+    """Validate a setlist and print a summary; loads no model."""
+    from .setlist import load_setlist, summarise
+    from .prep.estimate import estimate_prep_seconds
+
+    sl = load_setlist(setlist)
+    for w in sl.warnings:
+        echo(w, err=True)
+    s = summarise(sl)
+    echo(f"{setlist}: OK — {s.songs} songs, {s.sections} sections, {s.keyframes} keyframes")
+    echo(f"  model {sl.defaults.model}, clip {sl.defaults.clip}, {sl.defaults.steps} steps, "
+         f"truncation {sl.defaults.truncation}")
+    last = None
+    for song, variants, text in s.rows:
+        if song != last:
+            echo(f"  {song}")
+            last = song
+        echo(f"    x{variants}  {text}")
+    for device in ("cpu", "cuda"):
+        est = estimate_prep_seconds(sl, device=device)
+        echo(f"  estimated prep time on {device}: {_fmt_seconds(est)}")
+
+
+def _fmt_seconds(s: float) -> str:
+    if s < 90:
+        return f"~{s:.0f} s"
+    if s < 5400:
+        return f"~{s / 60:.0f} min"
+    return f"~{s / 3600:.1f} h"
+
+
+# --------------------------------------------------------------------------- prep
+def default_banks_dir(setlist: Path) -> Path:
+    """Banks live beside the setlist: setlists/demo.yaml -> setlists/demo-banks/."""
+    return setlist.parent / f"{setlist.stem}-banks"
+
+
+def load_prep_models(model: str, clip_spec: str, *, weights: Optional[str], clip_weights: Optional[str],
+                     random_weights: bool, device: str, fallback: bool):
+    """Generator and CLIP as asked; with ``fallback``, offline stand-ins (with a notice) when weights can't be had."""
+    from .models.clip import load_clip
+    from .models.registry import load_generator
+
+    try:
+        gen = load_generator(model, weights=weights, random_weights=random_weights, device=device)
+    except LiveganError as e:
+        if not fallback:
+            raise
+        notice(f"{e}")
+        notice("using the offline stand-in generator 'tiny' (random weights): pictures are abstract")
+        gen = load_generator("tiny", device=device)
+    try:
+        clip_name = clip_spec.split("/")[0] if clip_weights else clip_spec
+        clip = load_clip(clip_name if clip_weights else clip_spec, checkpoint=clip_weights,
+                         random_weights=random_weights and clip_spec != "tiny", device=device)
+    except LiveganError as e:
+        if not fallback:
+            raise
+        notice(f"{e}")
+        notice("using the offline stand-in CLIP 'tiny' (random weights): scores are not meaningful")
+        clip = load_clip("tiny", device=device)
+    return gen, clip
+
+
+@app.command()
+def prep(
+    setlist: Path = SETLIST,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="bank folder [default: SETLIST's folder/<name>-banks]"),
+    model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
+    clip: Optional[str] = typer.Option(None, "--clip", help="CLIP as MODEL/PRETRAINED (e.g. ViT-B-32/openai) or tiny"),
+    weights: Optional[str] = typer.Option(None, "--weights", help="local BigGAN folder (config.json + pytorch_model.bin)"),
+    clip_weights: Optional[str] = typer.Option(None, "--clip-weights", help="local CLIP checkpoint file for --clip MODEL"),
+    random_weights: bool = typer.Option(False, "--random-weights", help="real architectures, deterministic random weights"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="override the setlist's optimiser steps"),
+    song: Optional[str] = typer.Option(None, "--song", help="prep only this song (title)"),
+    fallback: bool = typer.Option(False, "--fallback/--no-fallback",
+                                  help="use the offline stand-in models when real weights can't be had"),
+    sheets: bool = typer.Option(True, "--sheets/--no-sheets", help="write a contact-sheet PNG per song"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Find keyframes for every lyric line: one bank + contact sheet per song."""
+    from .prep.runner import prep_setlist
+    from .setlist import load_setlist
+
+    sl = load_setlist(setlist)
+    for w in sl.warnings:
+        echo(w, err=True)
+    out = out or default_banks_dir(setlist)
+    songs = [sl.song_index(song)] if song else None
+    gen, clp = load_prep_models(model or sl.defaults.model, clip or sl.defaults.clip, weights=weights,
+                                clip_weights=clip_weights, random_weights=random_weights, device=device,
+                                fallback=fallback)
+    echo(f"prep {setlist} -> {out}  (generator {gen.id.key()}, clip {clp.id}, device {gen.device})", err=True)
+    s = prep_setlist(sl, out, gen, clp, steps=steps, songs=songs, progress=not quiet)
+    echo(f"done: {s.done} searched, {s.cached} cached, {s.seconds:.1f} s, mean CLIP score {s.mean_score:.3f}")
+    for b in s.banks:
+        echo(f"  bank  {b}")
+    for p in s.sheets:
+        echo(f"  sheet {p}")
+
+
+# --------------------------------------------------------------------------- main
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except LiveganError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # click's usage errors
+        import click
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(EXIT_USER_ERROR)
+        if isinstance(e, click.exceptions.Abort):
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()
