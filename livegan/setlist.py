@@ -23,7 +23,8 @@ _TRANSITION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|beats?|
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=True)
+    # strict: `steps: true` or `classes: [true]` must be errors, not silently 1 (lax mode turns bools into ints)
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
 
 class Defaults(_Strict):

@@ -121,9 +121,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+# pydantic names the member of a union it tried in the error location ("int", "str", ...)
+_UNION_TAGS = {"int", "float", "str", "bool", "list", "dict", "none"}
+
+
+def _is_key(k: Any) -> bool:
+    return isinstance(k, str) and k not in _UNION_TAGS and "[" not in k
+
+
 def _describe(err: dict, model: type[BaseModel]) -> str:
     loc = tuple(err.get("loc", ()))
-    field = next((str(k) for k in reversed(loc) if isinstance(k, str)), "value")
+    field = next((str(k) for k in reversed(loc) if _is_key(k)), "value")
     t = err.get("type", "")
     ctx = err.get("ctx") or {}
     got = err.get("input")
@@ -156,7 +164,9 @@ def validate(model: type[M], data: Any, root: Any, name: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        err = e.errors(include_url=False)[0]
+        errors = e.errors(include_url=False)
+        # A misspelt key also makes the real one "missing": name the misspelling, it is the cause.
+        err = next((x for x in errors if x.get("type") == "extra_forbidden"), errors[0])
         loc = tuple(err.get("loc", ()))
         raise ConfigError(_describe(err, model), locate(root, loc, name)) from None
 
