@@ -153,6 +153,103 @@ def prep(
         echo(f"  sheet {p}")
 
 
+# --------------------------------------------------------------------------- show
+def _keys_help() -> str:
+    from .triggers.keyboard import help_text
+    return help_text()
+
+
+@app.command(epilog="Keys: Space/Right next section, Left previous, PageDown/PageUp next/previous song, "
+             "1-9 jump to section, B blackout, F freeze, T tap tempo, H overlay, L MIDI learn, Esc twice quit.")
+def show(
+    setlist: Path = SETLIST,
+    banks: Optional[Path] = typer.Option(None, "--banks", help="bank folder [default: SETLIST's folder/<name>-banks]"),
+    display: Optional[int] = typer.Option(None, "--display", min=0,
+                                          help="display index [default: the second display if there is one]"),
+    windowed: bool = typer.Option(False, "--windowed", help="in a window instead of fullscreen"),
+    rehearse: bool = typer.Option(False, "--rehearse", help="laptop rehearsal: windowed, small, CPU-friendly"),
+    resume: bool = typer.Option(False, "--resume", help="start at the song and section where the last show stopped"),
+    headless: bool = typer.Option(False, "--headless", help="no window (tests, benchmarks)"),
+    cues: Optional[Path] = typer.Option(None, "--cues", help="scripted cues: lines of `TIME CUE [ARG]`"),
+    seconds: Optional[float] = typer.Option(None, "--seconds", min=0, help="stop after this many seconds"),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="write a JSON summary (frames, cues, fps...) here"),
+    model: Optional[str] = typer.Option(None, "--model", help="override the generator the banks name"),
+    weights: Optional[str] = typer.Option(None, "--weights", help="local BigGAN folder"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
+    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16"),
+    midi: Optional[str] = typer.Option(None, "--midi", help="MIDI input whose name contains this ('' = first)"),
+    midi_map: Optional[str] = typer.Option(None, "--midi-map", help="MIDI preset YAML [default: presets/midi/generic.yaml]"),
+    audio: Optional[str] = typer.Option(None, "--audio", help="audio input whose name contains this ('' = default)"),
+    audio_file: Optional[Path] = typer.Option(None, "--audio-file", help="play along with this recording"),
+    audio_preset: Optional[str] = typer.Option(None, "--audio-preset", help="onset preset name or YAML (presets/audio)"),
+    drift: float = typer.Option(0.15, "--drift", min=0, max=1, help="drift amount around each keyframe"),
+    fps: float = typer.Option(60.0, "--fps", min=1, max=240, help="display frame rate"),
+) -> None:
+    """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
+    from .session import ShowConfig, build_show, run_show
+
+    if cues is not None:
+        from .engine.cuefile import parse_cue_file
+        parse_cue_file(cues)  # bad cue files fail before any model loads
+    cfg = ShowConfig(setlist=setlist, banks=banks, display=display, windowed=windowed, rehearse=rehearse,
+                     resume=resume, headless=headless, cues=cues, model=model, weights=weights, device=device,
+                     dtype=dtype, midi=midi, midi_map=midi_map, audio=audio, audio_file=audio_file,
+                     audio_preset=audio_preset, drift=drift, fps=fps)
+    if rehearse and device == "auto":
+        cfg.device = "cpu"
+    sh = build_show(cfg, notice=notice)
+    result = run_show(sh, seconds)
+    out = result.as_dict()
+    if summary:
+        from .engine.statefile import write_json_atomic
+        write_json_atomic(summary, out)
+    echo(f"show ended: {out['frames']} frames, {out['cues']} cues, {out['fps']:.1f} fps, "
+         f"longest stall {out['longest_stall_ms']:.0f} ms", err=True)
+
+
+@app.command()
+def demo(
+    out: Optional[Path] = typer.Option(None, "--out", help="bank folder [default: setlists/demo-banks]"),
+    seconds: Optional[float] = typer.Option(None, "--seconds", min=0, help="stop the rehearsal after this long"),
+    headless: bool = typer.Option(False, "--headless", help="no window: play the demo with scripted cues"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="override optimiser steps"),
+) -> None:
+    """Prep the demo setlist (offline stand-ins when real weights can't be had) and rehearse it."""
+    import os
+    from .session import ShowConfig, build_show, run_show
+    from .setlist import load_setlist
+    from .prep.runner import prep_setlist
+
+    setlist = demo_setlist_path()
+    sl = load_setlist(setlist)
+    out = out or default_banks_dir(setlist)
+    gen, clp = load_prep_models(sl.defaults.model, sl.defaults.clip, weights=None, clip_weights=None,
+                                random_weights=False, device="auto", fallback=True)
+    s = prep_setlist(sl, out, gen, clp, steps=steps, progress=True)
+    echo(f"prep: {s.done} searched, {s.cached} cached, {s.seconds:.1f} s; contact sheets: "
+         + ", ".join(str(p) for p in s.sheets), err=True)
+    if not headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
+            and sys.platform.startswith("linux") and os.environ.get("SDL_VIDEODRIVER") != "dummy":
+        notice("no display found: playing the demo headless with scripted cues (use a desktop for the window)")
+        headless = True
+    cfg = ShowConfig(setlist=setlist, banks=out, rehearse=not headless, headless=headless, device="cpu"
+                     if gen.device.type == "cpu" else "auto", model=gen.id.name if gen.id.name == "tiny" else None)
+    if headless:
+        cfg.cues = demo_cues_path()
+        seconds = seconds or 12.0
+    sh = build_show(cfg, notice=notice)
+    r = run_show(sh, seconds).as_dict()
+    echo(f"demo ended: {r['frames']} frames, {r['cues']} cues, {r['fps']:.1f} fps", err=True)
+
+
+def demo_setlist_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "setlists" / "demo.yaml"
+
+
+def demo_cues_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "setlists" / "demo-cues.txt"
+
+
 # --------------------------------------------------------------------------- main
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130."""

@@ -59,6 +59,18 @@ class DeviceError(LiveganError):
     """A MIDI/audio/display device can't be opened."""
 
 
+class NonFiniteFrames(Exception):
+    """A generator produced NaN/inf pixels in some frames of a batch (not a user error).
+
+    ``images`` holds the batch as uint8, ``bad`` marks the frames to drop.
+    """
+
+    def __init__(self, images, bad) -> None:  # (B, H, W, 3) uint8, (B,) bool
+        super().__init__(f"{int(bad.sum())} of {len(bad)} frames had NaN or infinite pixels")
+        self.images = images
+        self.bad = bad
+
+
 def read_text_file(path: str | Path, max_bytes: int = 1_000_000) -> str:
     """Read a small user-supplied UTF-8 text file, or raise a one-line ConfigError.
 

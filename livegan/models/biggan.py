@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 from pytorch_pretrained_biggan.model import GenBlock
 
+from ..errors import NonFiniteFrames
+
 Z_DIM = 128
 NUM_CLASSES = 1000
 
@@ -132,6 +134,14 @@ class Generator:
     def name(self) -> str:
         return self.id.name
 
+    def to(self, device: str) -> "Generator":
+        """Move to another device (e.g. the CPU after a GPU out-of-memory)."""
+        self.model.to(device)
+        self.device = torch.device(device)
+        if self.device.type == "cpu" and self.dtype == torch.float16:
+            self.dtype = torch.bfloat16
+        return self
+
     def _cond(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         embed = self.model.embeddings(y)                     # (B, 128)
         if z.ndim == 2:                                      # one z for every layer
@@ -168,7 +178,11 @@ class Generator:
         use_autocast = self.dtype != torch.float32
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=use_autocast):
             img = self.forward(zt, yt, truncation)
-        return to_uint8(img)
+        bad = ~torch.isfinite(img).flatten(1).all(dim=1)                   # (B,)
+        frames = to_uint8(img)
+        if bool(bad.any()):
+            raise NonFiniteFrames(frames, bad.cpu().numpy())
+        return frames
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,207 @@
+"""Wires a show together: tick, poll, update, render, present.
+
+The main loop (:meth:`Show.run`) is short on purpose: everything it calls
+owns its own job. Triggers put events on the queue; the loop drains it once
+per frame into the director; the render worker renders on its own thread;
+the loop blends the newest frames, applies brightness and presents. Time
+comes from the injected clock, so tests run the real loop headless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .clock import Clock
+from .engine.director import Director
+from .engine.worker import RenderWorker
+from .outputs.base import Output
+from .triggers.base import TriggerSource
+from .triggers.events import Cue, EventQueue, Param
+from .triggers.keyboard import Action, KeyMapper
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ShowOptions:
+    fps: float = 60.0                # display rate the loop paces itself to
+    overlay: bool = False            # overlay visible at start (H toggles)
+    notice: str | None = None        # e.g. "OFFLINE: stand-in models" (always shown)
+    lyrics: list[list[str]] = field(default_factory=list)  # per song, per section text
+
+
+@dataclass
+class ShowSummary:
+    frames: int = 0          # frames presented
+    cues: int = 0            # cues handled (taken off the queue and given to the director)
+    dropped_cues: int = 0    # cues lost (queue overflow)
+    fps: float = 0.0         # presented frames per second of show time
+    generated: int = 0       # frames the generator rendered (and kept)
+    longest_stall_ms: float = 0.0  # longest real-time gap between two presented frames
+    faults: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+class Show:
+    """One running show: director + render worker + output + trigger sources."""
+
+    def __init__(self, director: Director, worker: RenderWorker, output: Output, clock: Clock,
+                 events: EventQueue, sources: list[TriggerSource], options: ShowOptions | None = None,
+                 timer: Callable[[], float] = time.perf_counter) -> None:
+        self.director, self.worker, self.output, self.clock = director, worker, output, clock
+        self.events, self.sources = events, sources
+        self.opt = options or ShowOptions()
+        self.keys = KeyMapper(clock)
+        self.timer = timer  # real time, only to measure display stalls
+        self.summary = ShowSummary()
+        self.overlay_on = self.opt.overlay
+        self.message: tuple[str, float] | None = None
+        self.warnings: list[str] = []
+        self.quit = False
+        self.on_song_change: list[Callable[[int], None]] = []
+        self.on_action: Callable[[Action, float], None] | None = None
+        self._song = director.position.song
+        self._last_cue = "-"
+        self._shown: deque[float] = deque(maxlen=30)  # show times of recent frames, for the overlay's fps
+        for src in sources:
+            src.on_warning = self.warn
+
+    def warn(self, msg: str) -> None:
+        """Shown in the overlay and the log; never stops the show."""
+        self.warnings = (self.warnings + [msg])[-5:]
+        self.summary.warnings.append(msg)
+
+    def say(self, msg: str, t: float, seconds: float = 2.5) -> None:
+        self.message = (msg, t + seconds)
+
+    # -- the loop ------------------------------------------------------------
+    def run(self, seconds: float | None = None) -> ShowSummary:
+        start = self.clock.now()
+        frame_dt = 1.0 / self.opt.fps
+        next_t = start
+        last_present = self.timer()
+        self.worker.start()
+        try:
+            while not self.quit:
+                t = self.clock.now()
+                if seconds is not None and t - start >= seconds:
+                    break
+                self.poll(t)
+                self.worker.watchdog()
+                frame = self.worker.frame_at(t)
+                if frame is not None:
+                    self.present(frame, t)
+                    now = self.timer()
+                    self.summary.longest_stall_ms = max(self.summary.longest_stall_ms, 1000 * (now - last_present))
+                    last_present = now
+                    self.worker.prune(t)
+                next_t = max(next_t + frame_dt, self.clock.now() - frame_dt)  # don't chase a backlog
+                self.clock.sleep(next_t - self.clock.now())
+        finally:
+            self.worker.stop()
+            for src in self.sources:
+                src.close()
+        return self._finish(self.clock.now() - start)
+
+    def poll(self, t: float) -> None:
+        """Sources and keys -> queue -> director, once per frame."""
+        for src in self.sources:
+            src.poll()
+        for key in self.output.poll_events():
+            for ev in self.keys.feed(key, t):
+                if isinstance(ev, Action):
+                    self._action(ev, t)
+                else:
+                    self.events.put(ev)
+        for ev in self.events.drain():
+            self.dispatch(ev, t)
+        song = self.director.position.song
+        if song != self._song:
+            self._song = song
+            for fn in self.on_song_change:
+                fn(song)
+
+    def dispatch(self, ev: Cue | Param, t: float) -> None:
+        if isinstance(ev, Cue):
+            self.summary.cues += 1
+            self._last_cue = f"{ev.kind}{'' if ev.arg is None else ' ' + str(ev.arg)} ({ev.source})"
+        elif ev.name == "audio_sensitivity":
+            for src in self.sources:
+                if hasattr(src, "set_sensitivity"):
+                    src.set_sensitivity(ev.value)
+            return
+        try:
+            self.director.handle(ev, t)
+        except Exception as e:  # noqa: BLE001 - one bad event never stops the show
+            log.exception("event %s failed", ev)
+            self.warn(f"event {ev} failed: {e}")
+
+    def _action(self, a: Action, t: float) -> None:
+        if a.kind == "quit":
+            self.quit = True
+        elif a.kind == "overlay":
+            self.overlay_on = not self.overlay_on
+        elif a.kind == "message" and a.arg:
+            self.say(a.arg, t, 1.0)
+        elif self.on_action is not None:
+            self.on_action(a, t)
+
+    # -- presenting ----------------------------------------------------------
+    def present(self, frame: np.ndarray, t: float) -> None:
+        b = self.director.brightness(t)
+        if b < 0.999:
+            frame = (frame.astype(np.float32) * b).astype(np.uint8)  # (H, W, 3)
+        self.output.present(frame, self.overlay(t))
+        self.summary.frames += 1
+        self._shown.append(t)
+
+    def overlay(self, t: float) -> dict | None:
+        msg = self.message[0] if self.message and t < self.message[1] else None
+        if not (self.overlay_on or msg or self.opt.notice or self.warnings):
+            return None
+        info = self.director.info(t)
+        lyrics = self.opt.lyrics[info["song_index"]] if self.opt.lyrics else []
+        sec = info["section"]
+        nxt = info.get("next_section")
+        st = self.worker.stats
+        status = [s for s, on in (("BLACKOUT", info["blackout"]), ("FROZEN", info["frozen"])) if on]
+        if info.get("tempo"):
+            status.append(f"{info['tempo']:.0f} bpm")
+        return {
+            "panel": self.overlay_on, "help": self.overlay_on,
+            "song": f"{info['song']}  ({info['song_index'] + 1}/{info['songs']})",
+            "section": f"{sec + 1}/{info['sections']}",
+            "lyric": lyrics[sec] if sec < len(lyrics) else "",
+            "next_lyric": (lyrics[nxt] if nxt is not None and nxt < len(lyrics) and info.get("next_song") == info["song"]
+                           else (f"next song: {info['next_song']}" if info.get("next_song") else "end of setlist")),
+            "fps": (len(self._shown) - 1) / (self._shown[-1] - self._shown[0])
+            if len(self._shown) > 1 and self._shown[-1] > self._shown[0] else None,
+            "gen_ms": 1000 * st.batch_seconds,
+            "cue": self._last_cue,
+            "status": status,
+            "warnings": self.warnings[-3:],
+            "message": msg,
+            "notice": self.opt.notice,
+        }
+
+    def _finish(self, seconds: float) -> ShowSummary:
+        s = self.summary
+        s.seconds = seconds
+        s.fps = s.frames / seconds if seconds > 0 else 0.0
+        s.dropped_cues = self.events.dropped_cues
+        w = self.worker.stats
+        s.generated = w.frames
+        s.faults = {"generator_errors": w.errors, "out_of_memory": w.ooms, "bad_frames": w.bad_frames,
+                    "worker_restarts": w.restarts, "stale_frames_dropped": w.dropped_stale,
+                    "source_failures": sum(src.failures for src in self.sources)}
+        return s

@@ -1,0 +1,243 @@
+"""The render worker: turns the director's path into frames, apart from the show loop.
+
+It runs on its own thread so input and display never wait for the generator.
+While the path ahead is known (between cues) it renders a few frames ahead in
+one batch; when a cue bumps the director's ``version`` it drops everything
+rendered for the old path and renders the next frame alone (batch 1) to keep
+cue latency low. The display asks :meth:`RenderWorker.frame_at` for any time
+and gets a blend of the two rendered frames around it, so the picture stays
+smooth when the generator is slower than the display.
+
+Faults never stop the show (DESIGN.md rule 5): a generator exception is
+logged and retried (an out-of-memory first calls ``on_oom``, which may move
+the generator to a smaller size or the CPU); frames with NaN or infinite
+pixels are dropped (the last good frame stays on screen); a render that hangs
+is noticed by :meth:`watchdog` and the worker restarts on a fresh thread.
+
+Numpy only: the generator is any object with ``render(z, y, truncation) ->
+(B, H, W, 3) uint8`` (``livegan.models.biggan.Generator`` in a show).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..clock import Clock
+from ..errors import NonFiniteFrames
+from .director import Director
+
+log = logging.getLogger(__name__)
+
+
+class Renderer(Protocol):
+    def render(self, z: np.ndarray, y: np.ndarray, truncation: float) -> np.ndarray: ...
+
+
+@dataclass
+class RenderedFrame:
+    t: float
+    version: int
+    image: np.ndarray  # (H, W, 3) uint8, brightness not applied
+
+
+@dataclass
+class WorkerStats:
+    frames: int = 0           # frames rendered and kept
+    batches: int = 0
+    dropped_stale: int = 0    # rendered for a path a cue replaced
+    bad_frames: int = 0       # NaN/inf output, dropped
+    errors: int = 0           # generator exceptions survived
+    ooms: int = 0
+    restarts: int = 0         # watchdog restarts
+    batch_seconds: float = 0.0  # EMA of one batch's render time
+    first_frame_latency: list[float] = field(default_factory=list)  # version bump -> first frame (s)
+
+
+class RenderWorker:
+    """Background renderer with render-ahead, stale-frame dropping and a watchdog."""
+
+    def __init__(self, director: Director, generator: Renderer, clock: Clock, *, fps: float = 30.0,
+                 max_batch: int = 4, max_ahead: float = 0.5, hang_seconds: float = 1.0,
+                 on_oom: Callable[[BaseException], Renderer | None] | None = None,
+                 timer: Callable[[], float] = time.monotonic) -> None:
+        self.director = director
+        # Show time comes from the injected clock; ``timer`` measures real compute time
+        # (render durations, the hang watchdog), which no simulated clock can stand in for.
+        self.timer = timer
+        self.generator = generator
+        self.clock = clock
+        self.interval = 1.0 / fps          # spacing of rendered frames in show time
+        self.max_batch = max_batch
+        self.max_ahead = max_ahead         # never render further ahead than this (seconds)
+        self.hang_seconds = hang_seconds
+        self.on_oom = on_oom
+        self.stats = WorkerStats()
+        self._frames: deque[RenderedFrame] = deque(maxlen=64)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._generation = 0               # bumps on restart: an abandoned thread's results are ignored
+        self._busy_since: float | None = None
+        self._last_t: float | None = None  # time of the newest frame queued for rendering
+        self._version = -1
+        self._version_seen_at = 0.0
+        self._latency_pending = False
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._generation += 1
+        gen = self._generation
+        self._thread = threading.Thread(target=self._run, args=(gen,), name=f"render-{gen}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def watchdog(self) -> bool:
+        """Called by the show loop each frame: restart a worker stuck in one render. True if restarted."""
+        busy = self._busy_since
+        limit = max(self.hang_seconds, 4.0 * self.stats.batch_seconds)
+        if busy is None or self.timer() - busy < limit:
+            return False
+        log.error("render worker stuck for %.1f s in the generator; restarting it (the show goes on)",
+                  self.timer() - busy)
+        self.stats.restarts += 1
+        self._busy_since = None
+        self._last_t = None
+        self.start()  # the old thread is abandoned: its generation no longer matches
+        return True
+
+    # -- display side --------------------------------------------------------
+    def frame_at(self, t: float) -> np.ndarray | None:
+        """The picture for display time t: a blend of the rendered frames around t (None before any)."""
+        version = self.director.version
+        with self._lock:
+            frames = [f for f in self._frames if f.version == version]
+            if not frames:  # a cue just came: hold the newest picture of the old path
+                return self._frames[-1].image if self._frames else None
+            before = [f for f in frames if f.t <= t]
+            after = [f for f in frames if f.t > t]
+        if not before:
+            return after[0].image
+        a = before[-1]
+        if not after:
+            return a.image
+        b = after[0]
+        u = (t - a.t) / (b.t - a.t)
+        if u < 1e-3:
+            return a.image
+        mix = a.image.astype(np.float32) * (1.0 - u) + b.image.astype(np.float32) * u  # (H, W, 3)
+        return mix.astype(np.uint8)
+
+    def prune(self, t: float) -> None:
+        """Forget frames the display no longer needs (older than the newest frame at or before t)."""
+        with self._lock:
+            while len(self._frames) >= 2 and self._frames[1].t <= t and self._frames[0].version == self._frames[1].version:
+                self._frames.popleft()
+
+    # -- worker thread -------------------------------------------------------
+    def _plan(self, now: float, version: int) -> list[float]:
+        """Show times to render next: right after a cue one frame, else a batch ahead of the display."""
+        lead = self.stats.batch_seconds  # a frame must be ready by the time it is due
+        if version != self._version or self._last_t is None:
+            self._version = version
+            self._version_seen_at = now
+            self._latency_pending = True
+            return [now + lead]
+        start = max(self._last_t + self.interval, now + lead)
+        n = self.max_batch
+        times = [start + i * self.interval for i in range(n)]
+        return [x for x in times if x <= now + max(self.max_ahead, lead + self.interval)] or []
+
+    def _run(self, generation: int) -> None:
+        while not self._stop.is_set() and generation == self._generation:
+            now = self.clock.now()
+            version = self.director.version
+            times = self._plan(now, version)
+            if not times:
+                self._stop.wait(self.interval / 2)
+                continue
+            specs = [self.director.frame_at(t) for t in times]
+            specs = [s for s in specs if s.version == version and abs(s.truncation - specs[0].truncation) < 1e-6]
+            if not specs:
+                continue
+            z = np.stack([s.z for s in specs])                   # (B, L, 128)
+            y = np.stack([s.y for s in specs])                   # (B, 1000)
+            t0 = self.timer()
+            self._busy_since = t0
+            bad = None
+            try:
+                images = self.generator.render(z, y, specs[0].truncation)  # (B, H, W, 3)
+            except NonFiniteFrames as e:
+                images, bad = e.images, e.bad
+            except Exception as e:  # noqa: BLE001 - the show never stops for the generator
+                self._busy_since = None
+                if generation != self._generation:
+                    return
+                self._generator_failed(e)
+                continue
+            self._busy_since = None
+            if generation != self._generation:
+                return  # abandoned by the watchdog while we were stuck
+            dt = self.timer() - t0
+            s = self.stats
+            s.batch_seconds = dt if s.batches == 0 else 0.8 * s.batch_seconds + 0.2 * dt
+            s.batches += 1
+            if self.director.version != version:
+                s.dropped_stale += len(specs)  # a cue arrived while rendering
+                self._last_t = None
+                continue
+            self._keep(specs, images, version, bad)
+
+    def _keep(self, specs: list, images: np.ndarray, version: int, bad: np.ndarray | None = None) -> None:
+        s = self.stats
+        kept = 0
+        with self._lock:
+            for i, (spec, img) in enumerate(zip(specs, images)):
+                if (bad is not None and bad[i]) or not _finite_image(img):
+                    s.bad_frames += 1  # the last good frame stays on screen
+                    continue
+                if self._frames and self._frames[-1].version == version and spec.t <= self._frames[-1].t:
+                    continue
+                self._frames.append(RenderedFrame(spec.t, version, np.asarray(img)))
+                kept += 1
+        if kept and self._latency_pending:
+            self._latency_pending = False
+            if len(s.first_frame_latency) < 100_000:
+                s.first_frame_latency.append(self.clock.now() - self._version_seen_at)
+        s.frames += kept
+        self._last_t = specs[-1].t
+
+    def _generator_failed(self, e: BaseException) -> None:
+        s = self.stats
+        s.errors += 1
+        oom = "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
+        if oom:
+            s.ooms += 1
+            log.error("generator ran out of memory; falling back (%s)", e)
+            if self.on_oom is not None:
+                try:
+                    new = self.on_oom(e)
+                    if new is not None:
+                        self.generator = new
+                except Exception:  # noqa: BLE001
+                    log.exception("fallback after out-of-memory failed")
+        elif s.errors <= 3 or s.errors % 100 == 0:
+            log.error("generator failed (%s: %s); keeping the last picture and retrying", type(e).__name__, e)
+        self._last_t = None
+        self._stop.wait(min(0.5, 0.02 * s.errors))
+
+
+def _finite_image(img: np.ndarray) -> bool:
+    """uint8 frames are always finite; float frames (a custom generator) must be checked."""
+    return img.dtype == np.uint8 or bool(np.isfinite(img).all())
