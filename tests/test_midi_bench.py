@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.bench_midi import measure_midi_latency
+from livegan.triggers.midi_latency import measure_midi_latency
 
 
 def test_measure_midi_latency_small():

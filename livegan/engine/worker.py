@@ -139,6 +139,11 @@ class RenderWorker:
         mix = a.image.astype(np.float32) * (1.0 - u) + b.image.astype(np.float32) * u  # (H, W, 3)
         return mix.astype(np.uint8)
 
+    def has_frames_for(self, version: int) -> bool:
+        """Whether a frame of this path version is ready (cue latency is measured to this)."""
+        with self._lock:
+            return any(f.version == version for f in self._frames)
+
     def prune(self, t: float) -> None:
         """Forget frames the display no longer needs (older than the newest frame at or before t)."""
         with self._lock:
