@@ -154,7 +154,7 @@ def load_bank(path: str | Path, expect_generator: dict | None = None) -> Bank:
         meta = json.loads(raw_meta or "")
     except json.JSONDecodeError:
         raise _fail(p, "bank metadata missing or not JSON") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+    if not isinstance(meta, dict) or isinstance(meta.get("format"), bool) or meta.get("format") != FORMAT_VERSION:
         got = meta.get("format") if isinstance(meta, dict) else None
         raise _fail(p, f"bank format {got!r} is not supported (this livegan reads format {FORMAT_VERSION})")
     for key, dtype in (("z", np.float32), ("y", np.float32), ("score", np.float32), ("section", np.int32)):
@@ -173,18 +173,28 @@ def load_bank(path: str | Path, expect_generator: dict | None = None) -> Bank:
         secs_meta = list(meta["sections"])
         gen = dict(meta["generator"])
         song = str(meta["song"])
+        settings = dict(meta.get("settings") or {})
+        if not all(isinstance(sm, dict) for sm in secs_meta):
+            raise TypeError("a section's metadata is not a mapping")
     except (KeyError, TypeError, ValueError):
         raise _fail(p, "bank metadata is incomplete") from None
+    if not secs_meta:
+        raise _fail(p, "bank has no sections")
     sections = []
     for i, sm in enumerate(secs_meta):
         idx = np.flatnonzero(sec == i)
-        if len(idx) == 0 or len(idx) != int(sm.get("variants", -1)):
+        try:  # metadata is untrusted too: a bad value is a BankError, not a TypeError
+            variants = int(sm.get("variants", -1))
+            classes = [int(c) for c in sm.get("classes", [])]
+        except (TypeError, ValueError):
+            raise _fail(p, f"section {i + 1} metadata is invalid") from None
+        if len(idx) == 0 or len(idx) != variants:
             raise _fail(p, f"section {i + 1} has {len(idx)} keyframes, metadata says {sm.get('variants')}")
         sections.append(SectionKeys(str(sm.get("text", "")), z[idx], y[idx], score[idx],
-                                    str(sm.get("cache_key", "")), [int(c) for c in sm.get("classes", [])]))
+                                    str(sm.get("cache_key", "")), classes))
     if len(np.unique(sec)) != len(secs_meta) or sec.min(initial=0) < 0:
         raise _fail(p, "keyframes point at sections the metadata doesn't list")
-    bank = Bank(song, gen, str(meta.get("clip", "")), sections, dict(meta.get("settings") or {}))
+    bank = Bank(song, gen, str(meta.get("clip", "")), sections, settings)
     if expect_generator is not None and not same_generator(gen, expect_generator):
         raise BankError(f"{p}: made for generator {gen.get('name')} ({gen.get('weights')}), "
                         f"not {expect_generator.get('name')} ({expect_generator.get('weights')})")
