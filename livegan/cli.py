@@ -104,9 +104,10 @@ def load_prep_models(model: str, clip_spec: str, *, weights: Optional[str], clip
         notice("using the offline stand-in generator 'tiny' (random weights): pictures are abstract")
         gen = load_generator("tiny", device=device)
     try:
-        clip_name = clip_spec.split("/")[0] if clip_weights else clip_spec
-        clip = load_clip(clip_name if clip_weights else clip_spec, checkpoint=clip_weights,
-                         random_weights=random_weights and clip_spec != "tiny", device=device)
+        # With a local checkpoint only the architecture part of MODEL/PRETRAINED matters.
+        spec = clip_spec.split("/")[0] if clip_weights else clip_spec
+        clip = load_clip(spec, checkpoint=clip_weights, random_weights=random_weights and spec != "tiny",
+                         device=device)
     except LiveganError as e:
         if not fallback:
             raise
@@ -155,13 +156,12 @@ def prep(
 
 
 # --------------------------------------------------------------------------- show
-def _keys_help() -> str:
-    from .triggers.keyboard import help_text
-    return help_text()
+def _keys_epilog() -> str:
+    from .triggers.keyboard import KEY_HELP  # pure and tiny: the single source of the key table
+    return "Keys: " + "; ".join(f"{k}: {v}" for k, v in KEY_HELP) + "."
 
 
-@app.command(epilog="Keys: Space/Right next section, Left previous, PageDown/PageUp next/previous song, "
-             "1-9 jump to section, B blackout, F freeze, T tap tempo, H overlay, L MIDI learn, Esc twice quit.")
+@app.command(epilog=_keys_epilog())
 def show(
     setlist: Path = SETLIST,
     banks: Optional[Path] = typer.Option(None, "--banks", help="bank folder [default: SETLIST's folder/<name>-banks]"),

@@ -139,7 +139,7 @@ def prep_setlist(sl: Setlist, out: str | Path, gen: Generator, clip: Clip, *, st
             key = cache_key(sec.text, sec.class_ids, gid, str(clip.id), s)
             path = cache / f"{key}.safetensors"
             plan.append((i, j, s, key, path, _load_cached(path, key, gid)))
-    todo_steps = sum(s.steps + 1 for *_, s, _, _, hit in [(p[0], p[1], p[2], p[3], p[4], p[5]) for p in plan] if hit is None)
+    todo_steps = sum(s.steps + 1 for _, _, s, _, _, hit in plan if hit is None)
     class_emb = class_embeddings(clip) if todo_steps else None
     bar = _Progress(progress, todo_steps)
     try:
