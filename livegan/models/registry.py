@@ -87,9 +87,12 @@ def load_biggan_folder(folder: str | Path, name: str | None = None) -> tuple[tor
     if not cfg_path.is_file():
         raise ModelError(f"{cfg_path}: missing (a BigGAN folder needs config.json + pytorch_model.bin)")
     try:
-        config = BigGANConfig.from_dict(json.loads(cfg_path.read_text()))
+        raw = json.loads(cfg_path.read_text())
+        if not isinstance(raw, dict):
+            raise ValueError("expected a JSON object")
+        config = BigGANConfig.from_dict(raw)
         model = BigGAN(config)
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OSError) as e:
         raise ModelError(f"{cfg_path}: not a BigGAN config ({e})") from None
     init_random_(model, 0)  # nothing uninitialised, whatever the file holds
     wfile = _weights_file(folder)
