@@ -137,7 +137,7 @@ class RenderWorker:
         if u < 1e-3:
             return a.image
         mix = a.image.astype(np.float32) * (1.0 - u) + b.image.astype(np.float32) * u  # (H, W, 3)
-        return mix.astype(np.uint8)
+        return (mix + 0.5).astype(np.uint8)  # round: truncating darkens blends (90,90 -> 89) and flickers
 
     def has_frames_for(self, version: int) -> bool:
         """Whether a frame of this path version is ready (cue latency is measured to this)."""
