@@ -156,6 +156,8 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
                        notice="OFFLINE: stand-in models (no real weights)" if offline else None,
                        lyrics=[[s.text for s in song.sections] for song in sl.songs])
     show = Show(director, worker, out, clock, events, sources, opts)
+    # The VJ watches the projector, not the terminal: say it on screen too.
+    worker.on_oom = lambda e: _cpu_fallback(gen, lambda m: (notice(m), show.warn(m)))
     for w in keyframes.warnings:
         show.warn(w)
     show.on_song_change.append(lambda i: _song_changed(sl, sources, i))
