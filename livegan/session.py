@@ -189,8 +189,24 @@ def run_show(show: Show, seconds: float | None = None):
     try:
         for src in show.sources:
             src.open()
+        _anchor_scripted_cues(show)
         summary = show.run(seconds)
     finally:
         out.close()
         show.saver.close()
     return summary
+
+
+def _anchor_scripted_cues(show: Show) -> None:
+    """Cue-file times count from the moment the show starts, not from when it was built.
+
+    Building loads the generator and opening the window take a while; a cue
+    file anchored at build time would run early by that long (cues due in the
+    gap all fire at once as the show starts, and ``--seconds`` cuts the end).
+    """
+    from .engine.cuefile import ScriptedCueSource
+
+    now = show.clock.now()
+    for src in show.sources:
+        if isinstance(src, ScriptedCueSource) and src.remaining == len(src.cues):
+            src.start = now
