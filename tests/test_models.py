@@ -15,6 +15,8 @@ from livegan.models.biggan import CONFIGS, Generator, GeneratorId, bake_spectral
 from livegan.models.clip import load_clip
 from livegan.models.registry import generator_from_id, load_generator, resolve_device, resolve_dtype, save_biggan_folder
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def inputs(gen: Generator, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
