@@ -172,18 +172,17 @@ class Show:
         info = self.director.info(t)
         lyrics = self.opt.lyrics[info["song_index"]] if self.opt.lyrics else []
         sec = info["section"]
-        nxt = info.get("next_section")
         st = self.worker.stats
         status = [s for s, on in (("BLACKOUT", info["blackout"]), ("FROZEN", info["frozen"])) if on]
         if info.get("tempo"):
             status.append(f"{info['tempo']:.0f} bpm")
         return {
             "panel": self.overlay_on, "help": self.overlay_on,
-            "song": f"{info['song']}  ({info['song_index'] + 1}/{info['songs']})",
-            "section": f"{sec + 1}/{info['sections']}",
+            # Labelled: "Alpha  (1/2)  1/3" read as two unexplained fractions.
+            "song": f"{info['song']}  (song {info['song_index'] + 1}/{info['songs']})",
+            "section": f"section {sec + 1}/{info['sections']}",
             "lyric": lyrics[sec] if sec < len(lyrics) else "",
-            "next_lyric": (lyrics[nxt] if nxt is not None and nxt < len(lyrics) and info.get("next_song") == info["song"]
-                           else (f"next song: {info['next_song']}" if info.get("next_song") else "end of setlist")),
+            "next_lyric": self._next_lyric(info),
             "fps": (len(self._shown) - 1) / (self._shown[-1] - self._shown[0])
             if len(self._shown) > 1 and self._shown[-1] > self._shown[0] else None,
             "gen_ms": 1000 * st.batch_seconds,
@@ -193,6 +192,22 @@ class Show:
             "message": msg,
             "notice": self.opt.notice,
         }
+
+    def _next_lyric(self, info: dict) -> str:
+        """The line a ``next`` goes to; across a song boundary, the next song's title and first line.
+
+        (The overlay prints it after "next: ", so "next song: X" read "next: next song: X".)
+        """
+        nxt, song = info.get("next_section"), info["song_index"]
+        if nxt is None or not info.get("next_song"):
+            return "end of setlist"
+        if info["next_song"] != info["song"]:
+            song += 1  # ShowState.next_section moves to the first section of the following song
+        lines = self.opt.lyrics[song] if song < len(self.opt.lyrics) else []
+        line = lines[nxt] if nxt < len(lines) else ""
+        if song == info["song_index"]:
+            return line
+        return f"{info['next_song']} - {line}" if line else str(info["next_song"])
 
     def _finish(self, seconds: float) -> ShowSummary:
         s = self.summary
