@@ -1,0 +1,240 @@
+"""End to end: the real show loop (build_show + run_show), headless, with the tiny generator.
+
+Banks are written directly (as prep would, without the CLIP search) so the
+module starts fast; each show runs for a second or two of real time.
+Frames are compared with the generator's own render of the keyframes, in
+float32 so the comparison can be exact.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livegan.bank import Bank, SectionKeys, bank_path, save_bank
+from livegan.clock import ManualClock, MonotonicClock
+from livegan.engine.state import Position
+from livegan.outputs.null import NullOutput
+from livegan.session import STATE_FILE, ShowConfig, build_show, run_show
+from livegan.setlist import load_setlist, section_variants
+from livegan.showbanks import fallback_keyframe
+from livegan.triggers.events import Cue
+
+SETLIST = """
+defaults: {model: tiny, clip: tiny, steps: 3, variants: 1, truncation: 0.7, transition: 1}
+songs:
+  - title: Alpha
+    sections:
+      - {text: a weasel in the snow, classes: [weasel]}
+      - {text: a goldfish in a teapot, classes: [goldfish, teapot]}
+      - {text: a lighthouse at night, classes: [beacon]}
+  - title: Beta
+    sections:
+      - {text: a red wine glass, classes: [red wine]}
+      - {text: a grand piano on the seashore, classes: [grand piano, seashore]}
+"""
+TINY = {"name": "tiny", "weights": "random:0"}
+pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: see conftest
+
+
+def write_banks(setlist: Path, folder: Path, gid: dict = TINY, layers: int = 5) -> None:
+    """One bank per song, as prep would write it (seeded z, the class hints as y)."""
+    sl = load_setlist(setlist)
+    for i, song in enumerate(sl.songs):
+        secs = []
+        for j, sec in enumerate(song.sections):
+            v = section_variants(sl, sec)
+            rng = np.random.default_rng(100 * i + j)
+            z = (np.clip(rng.standard_normal((v, layers, 128)), -2, 2) * 0.7).astype(np.float32)  # (V, L, 128)
+            y = np.zeros((v, 1000), np.float32)                                                      # (V, 1000)
+            for k in range(v):
+                y[k, sec.class_ids[k % len(sec.class_ids)]] = 1.0
+            secs.append(SectionKeys(sec.text, z, y, np.full(v, 0.3, np.float32), f"key{i}{j}", sec.class_ids))
+        save_bank(Bank(song.title, gid, "tiny", secs), bank_path(folder, song.title))
+
+
+@pytest.fixture(scope="module")
+def show_files(tmp_path_factory) -> tuple[Path, Path]:
+    """(setlist, pristine banks folder); tests copy the banks if the show may write state there."""
+    d = tmp_path_factory.mktemp("show")
+    sl = d / "sl.yaml"
+    sl.write_text(textwrap.dedent(SETLIST).lstrip())
+    write_banks(sl, d / "banks")
+    return sl, d / "banks"
+
+
+@pytest.fixture
+def files(show_files, tmp_path: Path) -> tuple[Path, Path]:
+    sl, banks = show_files
+    mine = tmp_path / "banks"
+    shutil.copytree(banks, mine)
+    return sl, mine
+
+
+class Recorder(NullOutput):
+    """A null output that keeps every presented frame with its show time and overlay; plays scripted keys."""
+
+    def __init__(self, clock, keys: list[tuple[float, str]] = (), open_delay: float = 0.0) -> None:
+        super().__init__()
+        self.clock = clock
+        self.open_delay = open_delay  # like a fullscreen window taking its time to appear
+        self.keys = sorted(keys)
+        self.seen: list[tuple[float, np.ndarray, dict | None]] = []  # (seconds since open, frame, overlay)
+        self.t0 = 0.0
+
+    def _open(self) -> None:
+        time.sleep(self.open_delay)
+        self.t0 = self.clock.now()  # run_show opens the output just before the loop starts
+
+    def _present(self, frame, overlay) -> None:
+        super()._present(frame, overlay)
+        self.seen.append((self.clock.now() - self.t0, frame.copy(), overlay))
+
+    def _poll_events(self):
+        now = self.clock.now() - self.t0
+        due = [k for t, k in self.keys if t <= now]
+        self.keys = [(t, k) for t, k in self.keys if t > now]
+        return due + super()._poll_events()
+
+
+def config(sl: Path, banks: Path, **kw) -> ShowConfig:
+    kw = {"headless": True, "drift": 0.0, "dtype": "float32", "device": "cpu", **kw}
+    return ShowConfig(setlist=sl, banks=banks, **kw)
+
+
+def render_kf(show, kf) -> np.ndarray:
+    return show.generator.render(kf.z[None], kf.y[None], 0.7)[0]  # (H, W, 3)
+
+
+def mad(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def test_a_cue_walks_smoothly_to_the_next_keyframe(files, tmp_path: Path):
+    sl, banks = files
+    cues = tmp_path / "cues.txt"
+    cues.write_text("0.5 next\n9 next  # after the end: never sent\n")
+    clock = MonotonicClock()
+    out = Recorder(clock, open_delay=0.6)  # cue times count from the start of the show, not from building it
+    show = build_show(config(sl, banks, cues=cues), clock=clock, output=out)
+    summary = run_show(show, 2.5)
+
+    start, target = render_kf(show, show.director.keyframe(0, 0, 0)), render_kf(show, show.director.keyframe(0, 1, 0))
+    gap = mad(start, target)
+    assert gap > 10, "the two keyframes look different"
+    before = [f for t, f, _ in out.seen if t < 0.45]
+    after = [f for t, f, _ in out.seen if t > 1.7]  # the cue at 0.5 + a 1 s transition (+ slack)
+    assert before and after
+    assert mad(before[-1], start) < 2, "before the cue: the first keyframe"
+    assert mad(after[-1], target) < 2, "after the transition: exactly the target keyframe"
+    steps = [mad(a, b) for (_, a, _), (_, b, _) in zip(out.seen, out.seen[1:])]
+    assert max(steps) < 0.25 * gap, f"a jump of {max(steps):.1f} (keyframes differ by {gap:.1f})"
+    assert sum(s > 0 for s in steps) > 20, "the picture moved over many frames, not in one step"
+    assert summary.cues == 1 and summary.dropped_cues == 0
+    assert summary.frames == len(out.seen) and summary.fps > 30
+    assert summary.generated > 20 and summary.faults["generator_errors"] == 0
+    assert show.director.position == Position(0, 1, 0)
+
+
+def test_keys_next_blackout_and_esc_twice_quits(files):
+    sl, banks = files
+    clock = MonotonicClock()
+    out = Recorder(clock, keys=[(0.2, "space"), (0.5, "b"), (1.6, "escape"), (1.8, "escape")])
+    show = build_show(config(sl, banks), clock=clock, output=out)
+    summary = run_show(show, 8.0)
+    assert summary.seconds < 2.5, "Esc twice quit the show"
+    assert show.director.position == Position(0, 1, 0), "space: next section"
+    assert summary.cues == 2  # space and b
+    assert show.director.state.blackout
+    lit = [f.mean() for t, f, _ in out.seen if t < 0.45]
+    dark = [f.mean() for t, f, _ in out.seen if t > 1.3]  # blackout fades over 0.7 s
+    assert min(lit) > 20 and max(dark) < 1.0
+    fading = [f.mean() for t, f, _ in out.seen if 0.55 < t < 1.15]
+    assert any(1.0 < m < min(lit) for m in fading), "blackout fades, it doesn't cut"
+    msgs = [o.get("message") for t, _, o in out.seen if o and 1.6 < t < 1.8]
+    assert "press Esc again to quit" in msgs
+
+
+def test_one_escape_does_not_quit(files):
+    sl, banks = files
+    clock = MonotonicClock()
+    out = Recorder(clock, keys=[(0.1, "escape"), (1.3, "escape")])  # too far apart
+    summary = run_show(build_show(config(sl, banks), clock=clock, output=out), 1.6)
+    assert summary.seconds >= 1.55
+
+
+def test_resume_starts_where_the_last_show_stopped(files, tmp_path: Path):
+    sl, banks = files
+    cues = tmp_path / "cues.txt"
+    cues.write_text("0.1 next\n0.2 next\n0.3 song-next\n0.4 next\n")
+    clock = MonotonicClock()
+    run_show(build_show(config(sl, banks, cues=cues), clock=clock, output=NullOutput()), 0.8)
+    assert (banks / STATE_FILE).is_file()
+
+    said: list[str] = []
+    again = build_show(config(sl, banks, resume=True), output=NullOutput(), notice=said.append)
+    assert again.director.position == Position(1, 1, 0)
+    assert any("resuming at song 2, section 2" in s for s in said)
+    info = again.overlay(0.0) if again.overlay_on else None
+    assert info is None  # headless: overlay off by default
+    fresh = build_show(config(sl, banks), output=NullOutput())
+    assert fresh.director.position == Position(0, 0, 0), "without --resume: from the top"
+
+
+def test_songs_without_a_usable_bank_warn_and_play_a_walk(files, tmp_path: Path):
+    sl, banks = files
+    bank_path(banks, "Beta").write_bytes(b"\x00garbage")         # corrupt
+    write_banks(sl, tmp_path / "other", gid={"name": "tiny", "weights": "random:9"})
+    shutil.copy(bank_path(tmp_path / "other", "Alpha"), bank_path(banks, "Alpha"))  # made for another generator
+    clock = MonotonicClock()
+    out = Recorder(clock)
+    show = build_show(config(sl, banks, model="tiny"), clock=clock, output=out)
+    summary = run_show(show, 0.8)
+    assert any("'Alpha'" in w and "random:9" in w for w in summary.warnings), summary.warnings
+    assert any("'Beta'" in w and "corrupt" in w for w in summary.warnings), summary.warnings
+    assert out.seen and out.seen[-1][2] and out.seen[-1][2]["warnings"], "warnings are on screen"
+    fallback = render_kf(show, fallback_keyframe(load_setlist(sl), 0, 0, 0, show.generator.num_latents))
+    assert mad(out.seen[-1][1], fallback) < 2, "song 1 plays its class-hint walk"
+    assert summary.fps > 30
+
+
+def test_overlay_says_where_the_show_is(files):
+    sl, banks = files
+    clock = ManualClock(0.0)
+    show = build_show(config(sl, banks, overlay=True), clock=clock, output=NullOutput())
+    ov = show.overlay(0.0)
+    assert ov["song"] == "Alpha  (song 1/2)"
+    assert ov["section"] == "section 1/3"
+    assert ov["lyric"] == "a weasel in the snow"
+    assert ov["next_lyric"] == "a goldfish in a teapot"
+    for kind in ("next", "next"):
+        show.dispatch(Cue(kind, source="key"), 0.1)
+    ov = show.overlay(0.2)
+    assert ov["section"] == "section 3/3" and ov["lyric"] == "a lighthouse at night"
+    assert ov["next_lyric"] == "Beta - a red wine glass", "last section: the next song and its first line"
+    assert ov["cue"].startswith("next")
+    show.dispatch(Cue("song-next", source="key"), 0.3)
+    ov = show.overlay(0.4)
+    assert ov["song"] == "Beta  (song 2/2)" and ov["section"] == "section 1/2" and ov["lyric"] == "a red wine glass"
+    assert ov["next_lyric"] == "a grand piano on the seashore"
+    show.dispatch(Cue("next", source="key"), 0.5)
+    assert show.overlay(0.6)["next_lyric"] == "end of setlist"
+
+
+def test_window_opens_under_sdl_dummy_and_a_missing_display_falls_back(files, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    from livegan.outputs.window import WindowOutput
+    sl, banks = files
+    show = build_show(config(sl, banks, headless=False, windowed=True, display=5))
+    assert isinstance(show.output, WindowOutput)
+    assert show.overlay_on, "windowed: overlay on by default"
+    summary = run_show(show, 1.0)
+    assert any("display 5 not found" in w for w in summary.warnings), summary.warnings
+    assert summary.frames > 20 and summary.fps > 20
+    assert show.output.display_index == 0
+    assert not show.output.is_open, "run_show closes the window"

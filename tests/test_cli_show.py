@@ -1,0 +1,171 @@
+"""The show/render/onsets commands as a user runs them: summaries, one-line errors, help.
+
+Two tests start a real ``livegan`` process (a headless show, a bad cue
+file) to check what the terminal sees; the rest call ``livegan.cli.main``
+in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livegan.bank import Bank, SectionKeys, bank_path, save_bank
+from livegan.cli import main
+from livegan.setlist import load_setlist, section_variants
+
+SETLIST = """
+defaults: {model: tiny, clip: tiny, steps: 3, variants: 1, truncation: 0.7, transition: 1}
+songs:
+  - title: Alpha
+    sections:
+      - {text: a weasel in the snow, classes: [weasel]}
+      - {text: a goldfish in a teapot, classes: [goldfish, teapot]}
+      - {text: a lighthouse at night, classes: [beacon]}
+  - title: Beta
+    sections:
+      - {text: a red wine glass, classes: [red wine]}
+      - {text: a grand piano on the seashore, classes: [grand piano, seashore]}
+"""
+TINY = {"name": "tiny", "weights": "random:0"}
+pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: see conftest
+
+
+def write_banks(setlist: Path, folder: Path, gid: dict = TINY, layers: int = 5) -> None:
+    """One bank per song, as prep would write it (seeded z, the class hints as y)."""
+    sl = load_setlist(setlist)
+    for i, song in enumerate(sl.songs):
+        secs = []
+        for j, sec in enumerate(song.sections):
+            v = section_variants(sl, sec)
+            rng = np.random.default_rng(100 * i + j)
+            z = (np.clip(rng.standard_normal((v, layers, 128)), -2, 2) * 0.7).astype(np.float32)  # (V, L, 128)
+            y = np.zeros((v, 1000), np.float32)                                                      # (V, 1000)
+            for k in range(v):
+                y[k, sec.class_ids[k % len(sec.class_ids)]] = 1.0
+            secs.append(SectionKeys(sec.text, z, y, np.full(v, 0.3, np.float32), f"key{i}{j}", sec.class_ids))
+        save_bank(Bank(song.title, gid, "tiny", secs), bank_path(folder, song.title))
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    sl = tmp_path / "sl.yaml"
+    sl.write_text(textwrap.dedent(SETLIST).lstrip())
+    write_banks(sl, tmp_path / "banks")
+    return sl, tmp_path / "banks"
+
+
+def livegan(*args, env_extra: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "livegan.cli", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def cli(*args) -> int:
+    try:
+        main([str(a) for a in args])
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def test_headless_show_writes_a_sane_summary(files, tmp_path: Path):
+    sl, banks = files
+    cues = tmp_path / "cues.txt"
+    cues.write_text("# three cues within the show, one after it\n0.3 next\n0.8 blackout\n1.2 blackout\n9 next\n")
+    out = tmp_path / "summary.json"
+    r = livegan("show", sl, "--banks", banks, "--headless", "--cues", cues, "--seconds", "2", "--summary", out,
+                "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(out.read_text())
+    assert s["cues"] == 3 and s["dropped_cues"] == 0
+    assert 1.9 <= s["seconds"] <= 2.5
+    assert s["fps"] > 30 and 60 <= s["frames"] <= 130
+    assert s["generated"] > 20
+    assert s["faults"]["generator_errors"] == 0 and s["faults"]["worker_restarts"] == 0
+    assert s["warnings"] == []
+    assert "Traceback" not in r.stderr and "show ended:" in r.stderr
+    state = json.loads((banks / ".show-state.json").read_text())
+    assert state["position"]["section"] == 1, "the position was saved for --resume"
+
+
+def test_show_with_a_bad_cue_file_is_one_line_and_exit_2(files, tmp_path: Path):
+    sl, banks = files
+    cues = tmp_path / "cues.txt"
+    cues.write_text("0.5 next\n1.0 goto zero\n")
+    r = livegan("show", sl, "--banks", banks, "--headless", "--cues", cues, "--seconds", "1")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert f"{cues}:2:" in lines[0] and "goto" in lines[0]
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_show_with_missing_banks_warns_but_plays(files, tmp_path: Path, capsys):
+    sl, _ = files
+    out = tmp_path / "summary.json"
+    assert cli("show", sl, "--banks", tmp_path / "nowhere", "--headless", "--seconds", "0.5", "--summary", out,
+               "--model", "tiny", "--device", "cpu") == 0
+    s = json.loads(out.read_text())
+    assert s["frames"] > 10
+    assert any("'Alpha'" in w for w in s["warnings"]) and any("'Beta'" in w for w in s["warnings"])
+
+
+def test_render_needs_exactly_one_output(files, tmp_path: Path, capsys):
+    sl, banks = files
+    assert cli("render", sl, "--song", "Alpha", "--seconds", "1", "--banks", banks) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "-o" in err[0] and "--frames" in err[0]
+    assert cli("render", sl, "--song", "Alpha", "--seconds", "1", "-o", tmp_path / "a.mp4",
+               "--frames", tmp_path / "f") == 2
+    assert not (tmp_path / "a.mp4").exists() and not (tmp_path / "f").exists()
+
+
+def test_render_of_an_unknown_song_names_the_choices(files, tmp_path: Path, capsys):
+    sl, banks = files
+    assert cli("render", sl, "--song", "Gamma", "--seconds", "1", "-o", tmp_path / "a.mp4") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Gamma" in err[0] and "Alpha" in err[0]
+
+
+def test_onsets_prints_times(tmp_path: Path, capsys):
+    sr = 16000
+    x = np.zeros(sr * 2, np.float32)
+    for c in (0.4, 1.3):
+        i = int(c * sr)
+        x[i:i + 400] = np.random.default_rng(1).uniform(-0.8, 0.8, 400)
+    wav = tmp_path / "hits.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((x * 32767).astype("<i2").tobytes())
+    assert cli("onsets", wav) == 0
+    times = [float(t) for t in capsys.readouterr().out.split()]
+    assert len(times) == 2 and abs(times[0] - 0.4) < 0.05 and abs(times[1] - 1.3) < 0.05
+    assert cli("onsets", wav, "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [round(d["time"], 1) for d in data] == [0.4, 1.3]
+
+
+def test_help_lists_every_command_and_show_help_the_keys(capsys):
+    assert cli("--help") == 0
+    out = capsys.readouterr().out
+    for cmd in ("check", "prep", "show", "demo", "render", "bench", "onsets", "devices", "learn"):
+        assert f"  {cmd} " in out, cmd
+    assert cli("show", "--help") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for key in ("Space", "Left", "Page Down", "B: blackout", "F: freeze", "H: overlay", "Esc twice"):
+        assert key in out, key
+    assert cli("render", "--help") == 0
+    out = capsys.readouterr().out
+    for opt in ("--cues", "--audio", "--frames", "--captions", "--seconds", "--fps"):
+        assert opt in out

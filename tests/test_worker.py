@@ -1,0 +1,302 @@
+"""RenderWorker: render-ahead batches, stale drop on cue, blending, and surviving generator faults.
+
+A fake numpy renderer stands in for BigGAN: every pixel of a frame is the
+mean of its z mapped to grey (deterministic, so a frame's value says which
+latent it was rendered from). Most tests use a ManualClock: show time stands
+still, the worker fills its render-ahead window and then idles, so batch
+sizes are exact. The watchdog test uses real time (hangs are real time).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from livegan.clock import ManualClock, MonotonicClock
+from livegan.engine.director import Director
+from livegan.engine.path import Keyframe
+from livegan.engine.state import SongPlan, Transition
+from livegan.engine.worker import RenderWorker
+from livegan.errors import NonFiniteFrames
+from livegan.triggers.events import Cue
+
+L = 2  # latents per keyframe
+
+
+def keyframe(song: int, section: int, variant: int) -> Keyframe:
+    """Section s is z == s everywhere (so the fake's grey level is 40 + 50 * s)."""
+    y = np.zeros(1000, np.float32)
+    y[section] = 1.0
+    return Keyframe(np.full((L, 128), float(section), np.float32), y)
+
+
+def grey(z: np.ndarray) -> int:
+    return int(np.clip(40 + 50 * float(np.mean(z)), 0, 255))
+
+
+class FakeRenderer:
+    """render(z, y, trunc) -> (B, 8, 8, 3) uint8 with every pixel grey(z[b]); records batch sizes."""
+
+    def __init__(self, director: Director | None = None) -> None:
+        self.director = director
+        self.calls: list[int] = []          # batch size of each call
+        self.versions: list[int] = []       # director.version when each call began
+        self.hook = None                    # hook(call_index) may raise or act before rendering
+        self.lock = threading.Lock()
+
+    def render(self, z: np.ndarray, y: np.ndarray, truncation: float) -> np.ndarray:
+        with self.lock:
+            n = len(self.calls)
+            self.calls.append(len(z))
+            self.versions.append(self.director.version if self.director else -1)
+        if self.hook is not None:
+            self.hook(n)
+        out = np.zeros((len(z), 8, 8, 3), np.uint8)  # (B, H, W, 3)
+        for b in range(len(z)):
+            out[b] = grey(z[b])
+        return out
+
+
+def make_director(t0: float = 0.0) -> Director:
+    plans = [SongPlan("Song", 3, [1, 1, 1], [Transition(1.0)] * 3)]
+    return Director(plans, keyframe, drift_amount=0.0, t0=t0)
+
+
+def wait_for(cond, timeout: float = 3.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.005)
+    return cond()
+
+
+@pytest.fixture
+def rig():
+    """(director, renderer, worker, clock) on a ManualClock; the worker is stopped afterwards."""
+    clock = ManualClock(0.0)
+    director = make_director()
+    fake = FakeRenderer(director)
+    worker = RenderWorker(director, fake, clock, fps=30.0, max_batch=4, max_ahead=0.5)
+    yield director, fake, worker, clock
+    worker.stop()
+
+
+def test_renders_ahead_in_batches_until_the_window_is_full(rig):
+    director, fake, worker, clock = rig
+    worker.start()
+    assert wait_for(lambda: worker.stats.frames >= 10)
+    time.sleep(0.1)  # show time stands still: the worker must stop at its render-ahead window
+    calls = list(fake.calls)
+    assert calls[0] == 1, "the first frame of a path is rendered alone"
+    assert max(calls) == 4 and sum(c > 1 for c in calls) >= 2, calls
+    assert all(c <= 4 for c in calls)
+    with worker._lock:
+        times = [f.t for f in worker._frames]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert times[-1] <= 0.5 + 1e-9, "never further ahead than max_ahead"
+    idle = len(fake.calls)
+    time.sleep(0.1)
+    assert len(fake.calls) == idle, "nothing more to render while show time stands still"
+
+
+def test_a_cue_drops_stale_frames_and_renders_the_new_path_alone(rig):
+    director, fake, worker, clock = rig
+    cue_at_call = 3
+
+    def hook(n: int) -> None:
+        if n == cue_at_call:  # a cue arrives while this batch renders: the batch is stale
+            director.handle(Cue("next", source="test"), clock.now())
+
+    fake.hook = hook
+    worker.start()
+    assert wait_for(lambda: len(fake.calls) >= cue_at_call + 3)
+    assert fake.calls[cue_at_call] > 1, "the cue interrupted a render-ahead batch"
+    assert fake.calls[cue_at_call + 1] == 1, f"first new-path frame is rendered alone: {fake.calls}"
+    assert max(fake.calls[cue_at_call + 2:]) > 1, "batches resume once the new path is known"
+    assert worker.stats.dropped_stale >= fake.calls[cue_at_call]
+    assert wait_for(lambda: worker.has_frames_for(director.version))
+    # Display side: only frames of the current path version are shown now.
+    clock.advance(1.5)  # past the 1 s transition: section 2 is on screen
+    assert wait_for(lambda: worker.stats.frames > 0 and _newest_t(worker) >= 1.5)
+    img = worker.frame_at(1.5)
+    assert int(img[0, 0, 0]) == grey(np.full((L, 128), 1.0))
+    assert worker.stats.first_frame_latency, "cue latency measured"
+
+
+def _newest_t(worker: RenderWorker) -> float:
+    with worker._lock:
+        return worker._frames[-1].t if worker._frames else -1.0
+
+
+def test_frame_at_before_the_new_path_holds_the_old_picture(rig):
+    director, fake, worker, clock = rig
+    gate = threading.Event()
+    fake.hook = lambda n: None if n < 2 or gate.is_set() else gate.wait(3)
+    worker.start()
+    assert wait_for(lambda: worker.stats.frames >= 1)
+    old = worker.frame_at(0.0).copy()
+    director.handle(Cue("goto", 3, source="test"), 0.0)
+    # No frame of the new version yet: the newest old picture stays (never None, never black).
+    img = worker.frame_at(0.0)
+    assert img is not None and np.array_equal(img, old)
+    gate.set()
+
+
+def test_frame_at_blends_the_two_frames_around_t(rig):
+    director, fake, worker, clock = rig
+    director.handle(Cue("next", source="test"), 0.0)  # a 1 s transition from z=0 to z=1: frames differ
+    worker.start()
+    assert wait_for(lambda: _newest_t(worker) >= 0.3)
+    with worker._lock:
+        frames = [f for f in worker._frames if f.version == director.version]
+    a, b = frames[3], frames[4]
+    va, vb = int(a.image[0, 0, 0]), int(b.image[0, 0, 0])
+    assert vb > va, "the transition moves the picture"
+    for u in (0.25, 0.5, 0.75):
+        v = int(worker.frame_at(a.t + u * (b.t - a.t))[0, 0, 0])
+        assert va <= v <= vb
+        assert abs(v - (va + u * (vb - va))) <= 1.0, (u, va, vb, v)
+    assert np.array_equal(worker.frame_at(a.t), a.image)
+    assert np.array_equal(worker.frame_at(frames[-1].t + 10), frames[-1].image), "past the newest: hold it"
+
+
+def test_prune_keeps_the_frame_at_or_before_t(rig):
+    director, fake, worker, clock = rig
+    worker.start()
+    assert wait_for(lambda: _newest_t(worker) >= 0.3)
+    worker.prune(0.2)
+    with worker._lock:
+        times = [f.t for f in worker._frames]
+    assert times[0] <= 0.2 < times[1]
+
+
+def test_nan_frames_are_dropped_and_the_last_good_frame_stays(rig):
+    director, fake, worker, clock = rig
+    director.handle(Cue("next", source="test"), 0.0)
+    real = fake.render
+
+    class NaNRenderer:
+        calls = 0
+
+        def render(self, z, y, trunc):
+            NaNRenderer.calls += 1
+            images = real(z, y, trunc)
+            bad = np.zeros(len(z), bool)
+            if NaNRenderer.calls >= 3:  # from the third batch on, every frame is bad
+                bad[:] = True
+                images[:] = (255, 0, 255)  # what a broken frame would show
+            raise NonFiniteFrames(images, bad)
+
+    worker.generator = NaNRenderer()
+    worker.start()
+    assert wait_for(lambda: worker.stats.bad_frames >= 8)
+    good = worker.stats.frames
+    assert good >= 2
+    with worker._lock:
+        kept = [f.image for f in worker._frames]
+    assert not any((img == (255, 0, 255)).all() for img in kept), "no bad frame kept"
+    shown = worker.frame_at(0.9)
+    assert shown is not None and not (shown == (255, 0, 255)).all()
+    assert np.array_equal(shown, kept[-1]), "the last good frame stays on screen"
+
+
+def test_generator_exceptions_are_survived(rig, caplog):
+    director, fake, worker, clock = rig
+
+    def hook(n: int) -> None:
+        if n in (1, 2, 3):
+            raise RuntimeError("driver hiccup")
+
+    fake.hook = hook
+    worker.start()
+    assert wait_for(lambda: len(fake.calls) >= 6 and worker.stats.frames >= 3)
+    assert worker.stats.errors == 3
+    assert worker.stats.ooms == 0
+    assert worker._thread.is_alive()
+    assert "driver hiccup" in caplog.text
+
+
+def test_out_of_memory_calls_on_oom_and_uses_the_generator_it_returns():
+    clock = ManualClock(0.0)
+    director = make_director()
+    big = FakeRenderer(director)
+    small = FakeRenderer(director)
+
+    def oom(n: int) -> None:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    big.hook = oom
+    seen: list[BaseException] = []
+
+    def on_oom(e: BaseException):
+        seen.append(e)
+        return small
+
+    worker = RenderWorker(director, big, clock, on_oom=on_oom)
+    try:
+        worker.start()
+        assert wait_for(lambda: worker.stats.frames >= 3)
+    finally:
+        worker.stop()
+    assert len(seen) == 1 and "out of memory" in str(seen[0])
+    assert worker.stats.ooms == 1 and worker.stats.errors == 1
+    assert len(big.calls) == 1 and len(small.calls) >= 1
+    assert worker.generator is small
+
+
+def test_a_failing_on_oom_is_survived_too():
+    clock = ManualClock(0.0)
+    director = make_director()
+    fake = FakeRenderer(director)
+    fake.hook = lambda n: (_ for _ in ()).throw(RuntimeError("out of memory")) if n == 0 else None
+
+    def on_oom(e):
+        raise RuntimeError("no CPU either")
+
+    worker = RenderWorker(director, fake, clock, on_oom=on_oom)
+    try:
+        worker.start()
+        assert wait_for(lambda: worker.stats.frames >= 2)
+    finally:
+        worker.stop()
+    assert worker.stats.ooms == 1
+
+
+def test_a_hung_generator_is_restarted_by_the_watchdog_within_a_second():
+    clock = MonotonicClock()
+    director = make_director()
+    fake = FakeRenderer(director)
+    release = threading.Event()
+    hung_at: list[float] = []
+
+    def hook(n: int) -> None:
+        if n == 3:
+            hung_at.append(time.monotonic())
+            release.wait(10)  # stuck in the driver
+
+    fake.hook = hook
+    worker = RenderWorker(director, fake, clock, hang_seconds=1.0)
+    try:
+        worker.start()
+        assert wait_for(lambda: bool(hung_at))
+        frames_before = worker.stats.frames
+        restarted_at = None
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:  # the show loop calls watchdog() every frame
+            if worker.watchdog():
+                restarted_at = time.monotonic()
+                break
+            time.sleep(1 / 60)
+        assert restarted_at is not None, "watchdog never restarted the worker"
+        assert 0.9 <= restarted_at - hung_at[0] <= 1.5
+        assert worker.stats.restarts == 1
+        assert wait_for(lambda: worker.stats.frames > frames_before + 2), "a fresh thread renders on"
+        assert worker.frame_at(clock.now()) is not None
+    finally:
+        release.set()  # the abandoned thread finishes; its results are ignored
+        worker.stop()
+    assert worker.stats.restarts == 1
