@@ -99,6 +99,24 @@ def test_make_cutouts_shape():
     assert cuts.shape == (10, 3, 24, 24) and torch.isfinite(cuts).all()
 
 
+def test_class_embeddings_are_cached_and_a_bad_cache_file_is_rebuilt(tiny_clip, class_emb, livegan_cache):
+    files = list((livegan_cache / "class_text").glob("*.npy"))
+    assert len(files) == 1
+    assert torch.equal(runner.class_embeddings(tiny_clip), class_emb)
+    files[0].write_bytes(b"garbage")
+    again = runner.class_embeddings(tiny_clip)
+    assert again.shape == (1000, 64) and torch.allclose(again, class_emb, atol=1e-6)
+    assert np.allclose(np.load(files[0]), class_emb.numpy(), atol=1e-6)  # rewritten
+
+
+def test_estimate_grows_with_the_work(write_yaml):
+    from livegan.prep.estimate import estimate_prep_seconds
+    a = load_setlist(write_yaml(SETLIST.format(one="x"), "a.yaml"))
+    b = load_setlist(write_yaml(SETLIST.format(one="x").replace("steps: 3", "steps: 30"), "b.yaml"))
+    assert 0 < estimate_prep_seconds(a) < estimate_prep_seconds(b)
+    assert estimate_prep_seconds(a, "cuda") < estimate_prep_seconds(a, "cpu")
+
+
 # -- the cache key ----------------------------------------------------------------------
 def key(text="a line", hints=(1, 2), gid=GID, clip="tiny/random:0", s=None) -> str:
     return cache_key(text, list(hints), dict(gid), clip, s or SearchSettings())
