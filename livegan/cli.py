@@ -238,6 +238,9 @@ def demo(
         headless = True
     cfg = ShowConfig(setlist=setlist, banks=out, rehearse=not headless, headless=headless, device="cpu"
                      if gen.device.type == "cpu" else "auto", model=gen.id.name if gen.id.name == "tiny" else None)
+    if gen.id.name == "tiny" and sl.defaults.model != "tiny":
+        # The stand-ins load without failing in the show, so say it here: the banner stays on screen.
+        cfg.notices.append("OFFLINE: stand-in models (no real weights)")
     if headless:
         cfg.cues = demo_cues_path()
         seconds = seconds or 12.0
