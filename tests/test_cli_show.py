@@ -169,3 +169,31 @@ def test_help_lists_every_command_and_show_help_the_keys(capsys):
     out = capsys.readouterr().out
     for opt in ("--cues", "--audio", "--frames", "--captions", "--seconds", "--fps"):
         assert opt in out
+
+
+def test_demo_without_a_display_plays_headless_with_the_offline_banner(tmp_path: Path, monkeypatch, capsys,
+                                                                       tiny_gen):
+    """The demo's flow with prep stubbed out (banks written directly) and the stand-in models."""
+    import livegan.cli as cli_mod
+    import livegan.prep.runner as runner
+    import livegan.session as session
+
+    def fake_prep(sl, out, gen, clip, **kw):
+        write_banks(cli_mod.demo_setlist_path(), Path(out))
+        return runner.PrepSummary(done=sum(len(s.sections) for s in sl.songs))
+
+    shows = []
+    real_run = session.run_show
+    monkeypatch.setattr(cli_mod, "load_prep_models", lambda *a, **kw: (tiny_gen, None))  # prep is stubbed: no CLIP
+    monkeypatch.setattr(runner, "prep_setlist", fake_prep)
+    monkeypatch.setattr(session, "run_show", lambda sh, s: (shows.append(sh), real_run(sh, s))[1])
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(var, raising=False)
+    assert cli("demo", "--out", tmp_path / "banks", "--seconds", "2") == 0
+    err = capsys.readouterr().err
+    assert "no display found" in err and "demo ended:" in err
+    (show,) = shows
+    assert show.output.name == "null"
+    assert show.opt.notice and show.opt.notice.startswith("OFFLINE"), "the stand-ins are said on screen"
+    assert show.summary.cues == 1, "the demo's cue file (first cue at 1.5 s) drives it"
+    assert show.summary.warnings == [], "its banks were found and match"
