@@ -89,6 +89,7 @@ class RenderWorker:
         self._version = -1
         self._version_seen_at = 0.0
         self._latency_pending = False
+        self._failing = 0                  # generator failures in a row (the retry back-off grows with it)
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -194,6 +195,7 @@ class RenderWorker:
             self._busy_since = None
             if generation != self._generation:
                 return  # abandoned by the watchdog while we were stuck
+            self._failing = 0
             dt = self.timer() - t0
             s = self.stats
             s.batch_seconds = dt if s.batches == 0 else 0.8 * s.batch_seconds + 0.2 * dt
@@ -226,6 +228,7 @@ class RenderWorker:
     def _generator_failed(self, e: BaseException) -> None:
         s = self.stats
         s.errors += 1
+        self._failing += 1
         oom = "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
         if oom:
             s.ooms += 1
@@ -240,7 +243,7 @@ class RenderWorker:
         elif s.errors <= 3 or s.errors % 100 == 0:
             log.error("generator failed (%s: %s); keeping the last picture and retrying", type(e).__name__, e)
         self._last_t = None
-        self._stop.wait(min(0.5, 0.02 * s.errors))
+        self._stop.wait(min(0.5, 0.02 * self._failing))
 
 
 def _finite_image(img: np.ndarray) -> bool:
