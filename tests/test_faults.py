@@ -603,3 +603,17 @@ def test_prep_killed_by_signals(tmp_path, prep_models) -> None:
     if rc == 0:  # typer >= 0.16 turns Ctrl-C into Exit(130), which standalone_mode=False returns, not raises
         pytest.xfail("livegan.cli.main ignores the exit code app() returns: Ctrl-C exits 0 (lead's file)")
     assert rc == 130 and "interrupted" in err
+
+
+def test_retry_back_off_resets_after_a_good_render(tmp_path, monkeypatch, tiny) -> None:
+    """A long show's occasional generator error must not hold the picture for 0.5 s each time."""
+    gen = FaultyGenerator(tiny)
+    run = make_run(tmp_path, monkeypatch, gen, gotos=[])
+    run.show.worker.stats.errors = 30  # a bad patch long ago, since recovered
+    arm_at(run.clock, run, 0.5, lambda: gen.arm("error"))
+    play(run, 1.2)
+    assert gen.injected["error"] == 1 and run.summary.faults["generator_errors"] == 31
+    new = [t for (t, g), (_, g0) in zip(run.presents[1:], run.presents) if g > g0 and t > run.t0 + 0.4]
+    gap = max(b - a for a, b in zip(new, new[1:]))
+    print(f"longest wait for a new frame around the error: {1000 * gap:.0f} ms")
+    assert gap < 0.25
