@@ -191,8 +191,9 @@ def test_a_bad_cue_file_is_one_line_with_file_and_line(files, tmp_path: Path, ca
     assert not out.exists()
 
 
-@pytest.mark.parametrize("sink", ["video", "frames"])
-def test_a_render_failing_midway_leaves_nothing_behind(files, tmp_path: Path, gen, sink):
+@pytest.mark.parametrize("sink, error", [("video", KeyboardInterrupt), ("frames", KeyboardInterrupt),
+                                         ("video", RuntimeError), ("frames", RuntimeError)])
+def test_a_render_failing_midway_leaves_nothing_behind(files, tmp_path: Path, gen, sink, error):
     sl, banks = files
 
     class Failing:
@@ -203,13 +204,13 @@ def test_a_render_failing_midway_leaves_nothing_behind(files, tmp_path: Path, ge
         def render(self, z, y, truncation):
             Failing.calls += 1
             if Failing.calls == 3:
-                raise KeyboardInterrupt  # Ctrl-C in the middle of a render
+                raise error("stop")  # Ctrl-C, or a crash, in the middle of a render
             return gen.render(z, y, truncation)
 
     target = tmp_path / ("out.mp4" if sink == "video" else "frames")
     rec = VideoRecorder(target, 10) if sink == "video" else FramesRecorder(target)
     job = RenderJob(song=0, seconds=2.0, fps=10, size=32, batch=4)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(error):
         with rec:
             render_frames(load_setlist(sl), Failing(), banks, job, [], rec)
     assert Failing.calls == 3 and rec.frames == 8, "it really failed midway"
