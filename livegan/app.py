@@ -185,7 +185,7 @@ class Show:
             "next_lyric": self._next_lyric(info),
             "fps": (len(self._shown) - 1) / (self._shown[-1] - self._shown[0])
             if len(self._shown) > 1 and self._shown[-1] > self._shown[0] else None,
-            "gen_ms": 1000 * st.batch_seconds,
+            "gen_ms": 1000 * st.frame_seconds,
             "cue": self._last_cue,
             "status": status,
             "warnings": self.warnings[-3:],

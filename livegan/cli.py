@@ -402,7 +402,13 @@ def learn(
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        # Without standalone mode click *returns* the code of an Exit (typer turns
+        # Ctrl-C into Exit(130)) instead of exiting with it.
+        if isinstance(rc, int) and rc != 0:
+            if rc == 130:
+                typer.echo("interrupted", err=True)
+            sys.exit(rc)
     except LiveganError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         sys.exit(EXIT_USER_ERROR)

@@ -57,6 +57,7 @@ class WorkerStats:
     ooms: int = 0
     restarts: int = 0         # watchdog restarts
     batch_seconds: float = 0.0  # EMA of one batch's render time
+    frame_seconds: float = 0.0  # EMA of render time per frame (batch time / batch size)
     first_frame_latency: list[float] = field(default_factory=list)  # version bump -> first frame (s)
 
 
@@ -187,18 +188,20 @@ class RenderWorker:
             except NonFiniteFrames as e:
                 images, bad = e.images, e.bad
             except Exception as e:  # noqa: BLE001 - the show never stops for the generator
-                self._busy_since = None
                 if generation != self._generation:
-                    return
+                    return  # abandoned: the busy marker belongs to the replacement thread now
+                self._busy_since = None
                 self._generator_failed(e)
                 continue
-            self._busy_since = None
             if generation != self._generation:
                 return  # abandoned by the watchdog while we were stuck
+            self._busy_since = None
             self._failing = 0
             dt = self.timer() - t0
             s = self.stats
             s.batch_seconds = dt if s.batches == 0 else 0.8 * s.batch_seconds + 0.2 * dt
+            per = dt / len(specs)
+            s.frame_seconds = per if s.batches == 0 else 0.8 * s.frame_seconds + 0.2 * per
             s.batches += 1
             if self.director.version != version:
                 s.dropped_stale += len(specs)  # a cue arrived while rendering
