@@ -69,7 +69,9 @@ class Show:
         self.warnings: list[str] = []
         self.quit = False
         self.on_song_change: list[Callable[[int], None]] = []
-        self.on_action: Callable[[Action, float], None] | None = None
+        self.on_action: Callable[[Action, float], None] | None = None  # e.g. 'learn'
+        self.capture: Callable[[object, float], bool] | None = None  # sees key events first (MIDI learn)
+        self.on_tick: list[Callable[[float], None]] = []  # called once per frame after polling
         self._song = director.position.song
         self._last_cue = "-"
         self._shown: deque[float] = deque(maxlen=30)  # show times of recent frames, for the overlay's fps
@@ -119,12 +121,16 @@ class Show:
             src.poll()
         for key in self.output.poll_events():
             for ev in self.keys.feed(key, t):
+                if self.capture is not None and self.capture(ev, t):
+                    continue
                 if isinstance(ev, Action):
                     self._action(ev, t)
                 else:
                     self.events.put(ev)
         for ev in self.events.drain():
             self.dispatch(ev, t)
+        for fn in self.on_tick:
+            fn(t)
         song = self.director.position.song
         if song != self._song:
             self._song = song

@@ -346,6 +346,22 @@ def bench(
                     indent=2))
 
 
+@app.command()
+def soak(
+    minutes: float = typer.Option(10.0, "--minutes", min=0.1, help="simulated show minutes"),
+    speed: float = typer.Option(30.0, "--speed", min=1, help="show seconds per real second"),
+    seed: int = typer.Option(0, "--seed", help="seed of the random cues and faults"),
+    fault_every: float = typer.Option(4.0, "--fault-every", min=0.1, help="mean show seconds between faults"),
+) -> None:
+    """Soak the live engine with random cues and faults (tiny model); print a JSON report."""
+    from .soak import run_soak
+
+    r = run_soak(minutes, speed, seed, fault_every=fault_every)
+    echo(json.dumps(r, indent=1))
+    if not (r["dropped_cues"] == 0 and r["cues_in_order"] and r["cues_handled"] == r["cues_sent"]):
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- audio, devices, learn
 @app.command()
 def onsets(

@@ -23,8 +23,10 @@ from .errors import LiveganError
 from .outputs.base import Output
 from .setlist import Setlist, load_setlist
 from .showbanks import ShowKeyframes, find_bank_generator
+from .showlearn import ShowLearn
 from .triggers.base import TriggerSource
 from .triggers.events import EventQueue
+from .triggers.midi import MidiInput
 
 log = logging.getLogger(__name__)
 STATE_FILE = ".show-state.json"
@@ -100,7 +102,6 @@ def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock)
         from .engine.cuefile import ScriptedCueSource
         sources.append(ScriptedCueSource.from_file(cfg.cues, events, clock, start=clock.now()))
     if cfg.midi is not None:
-        from .triggers.midi import MidiInput
         from .triggers.midi_map import load_midi_preset
         sources.append(MidiInput(events, clock, port=cfg.midi or None, preset=load_midi_preset(cfg.midi_map)))
     if cfg.audio is not None or cfg.audio_file:
@@ -161,6 +162,10 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     for w in keyframes.warnings:
         show.warn(w)
     show.on_song_change.append(lambda i: _song_changed(sl, sources, i))
+    learn = ShowLearn(next((s for s in sources if isinstance(s, MidiInput)), None), show.say)
+    show.capture = learn.capture
+    show.on_tick.append(learn.tick)
+    show.on_action = lambda a, t: learn.start(t) if a.kind == "learn" else None
     show.saver = saver  # closed by run_show
     show.generator = gen
     return show
