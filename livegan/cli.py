@@ -61,7 +61,7 @@ def check(setlist: Path = SETLIST) -> None:
     for w in sl.warnings:
         echo(w, err=True)
     s = summarise(sl)
-    echo(f"{setlist}: OK — {s.songs} songs, {s.sections} sections, {s.keyframes} keyframes")
+    echo(f"{setlist}: OK — {_n(s.songs, 'song')}, {_n(s.sections, 'section')}, {_n(s.keyframes, 'keyframe')}")
     echo(f"  model {sl.defaults.model}, clip {sl.defaults.clip}, {sl.defaults.steps} steps, "
          f"truncation {sl.defaults.truncation}")
     last = None
@@ -73,6 +73,10 @@ def check(setlist: Path = SETLIST) -> None:
     for device in ("cpu", "cuda"):
         est = estimate_prep_seconds(sl, device=device)
         echo(f"  estimated prep time on {device}: {_fmt_seconds(est)}")
+
+
+def _n(k: int, noun: str) -> str:
+    return f"{k} {noun}{'' if k == 1 else 's'}"
 
 
 def _fmt_seconds(s: float) -> str:
@@ -147,7 +151,7 @@ def prep(
                                 clip_weights=clip_weights, random_weights=random_weights, device=device,
                                 fallback=fallback)
     echo(f"prep {setlist} -> {out}  (generator {gen.id.key()}, clip {clp.id}, device {gen.device})", err=True)
-    s = prep_setlist(sl, out, gen, clp, steps=steps, songs=songs, progress=not quiet)
+    s = prep_setlist(sl, out, gen, clp, steps=steps, songs=songs, progress=not quiet, sheets=sheets)
     echo(f"done: {s.done} searched, {s.cached} cached, {s.seconds:.1f} s, mean CLIP score {s.mean_score:.3f}")
     for b in s.banks:
         echo(f"  bank  {b}")

@@ -59,7 +59,6 @@ def test_prep_runs_and_reports(tmp_path, livegan_cache):
     assert r.returncode == 0 and "done: 0 searched, 3 cached" in r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="cli.prep doesn't pass sheets= to prep_setlist (reported to the lead)")
 def test_no_sheets_means_no_sheets(tmp_path, livegan_cache):
     sl = tmp_path / "set.yaml"
     sl.write_text(SETLIST)
