@@ -71,7 +71,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     kfs = _keyframes(gen.num_latents, 8, seed)
     plan = SongPlan("bench", len(kfs), [1] * len(kfs), [Transition(1.0)] * len(kfs))
     director = Director([plan], lambda s, sec, v: kfs[sec], t0=clock.now())
-    worker = RenderWorker(director, gen, clock, fps=30.0, max_batch=max_batch)
+    worker = RenderWorker(director, gen, clock, fps=display_fps, max_batch=max_batch)
     gen.render(kfs[0].z[None], kfs[0].y[None], 0.7)  # warm-up outside the timing
     worker.start()
     presented, latencies = 0, []

@@ -93,31 +93,33 @@ def default_banks_dir(setlist: Path) -> Path:
     return setlist.parent / f"{setlist.stem}-banks"
 
 
+def _or_fallback(load, stand_in, fallback: bool, what: str):
+    """``load()``; when it fails and ``fallback`` is on, say so and use ``stand_in()``."""
+    try:
+        return load()
+    except LiveganError as e:
+        if not fallback:
+            raise
+        notice(f"{e}")
+        notice(f"using {what}")
+        return stand_in()
+
+
 def load_prep_models(model: str, clip_spec: str, *, weights: Optional[str], clip_weights: Optional[str],
                      random_weights: bool, device: str, fallback: bool):
     """Generator and CLIP as asked; with ``fallback``, offline stand-ins (with a notice) when weights can't be had."""
     from .models.clip import load_clip
     from .models.registry import load_generator
 
-    try:
-        gen = load_generator(model, weights=weights, random_weights=random_weights, device=device)
-    except LiveganError as e:
-        if not fallback:
-            raise
-        notice(f"{e}")
-        notice("using the offline stand-in generator 'tiny' (random weights): pictures are abstract")
-        gen = load_generator("tiny", device=device)
-    try:
-        # With a local checkpoint only the architecture part of MODEL/PRETRAINED matters.
-        spec = clip_spec.split("/")[0] if clip_weights else clip_spec
-        clip = load_clip(spec, checkpoint=clip_weights, random_weights=random_weights and spec != "tiny",
-                         device=device)
-    except LiveganError as e:
-        if not fallback:
-            raise
-        notice(f"{e}")
-        notice("using the offline stand-in CLIP 'tiny' (random weights): scores are not meaningful")
-        clip = load_clip("tiny", device=device)
+    # With a local checkpoint only the architecture part of MODEL/PRETRAINED matters.
+    spec = clip_spec.split("/")[0] if clip_weights else clip_spec
+    gen = _or_fallback(lambda: load_generator(model, weights=weights, random_weights=random_weights, device=device),
+                       lambda: load_generator("tiny", device=device), fallback,
+                       "the offline stand-in generator 'tiny' (random weights): pictures are abstract")
+    clip = _or_fallback(lambda: load_clip(spec, checkpoint=clip_weights, device=device,
+                                          random_weights=random_weights and spec != "tiny"),
+                        lambda: load_clip("tiny", device=device), fallback,
+                        "the offline stand-in CLIP 'tiny' (random weights): scores are not meaningful")
     return gen, clip
 
 

@@ -149,7 +149,7 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     director.on_position_change = lambda p: saver.save(p, t=clock.now(), state=director.state.to_dict())
     events = EventQueue()
     sources = make_sources(cfg, sl, events, clock)
-    worker = RenderWorker(director, gen, clock, fps=30.0, max_batch=cfg.max_batch,
+    worker = RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
                           on_oom=lambda e: _cpu_fallback(gen, notice))
     out = output or make_output(cfg)
     offline = any("OFFLINE" in n for n in cfg.notices)

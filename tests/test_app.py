@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from banktools import SETLIST, TINY, write_banks
+
 from livegan.bank import Bank, SectionKeys, bank_path, save_bank
 from livegan.clock import ManualClock, MonotonicClock
 from livegan.engine.state import Position
@@ -25,37 +27,8 @@ from livegan.setlist import load_setlist, section_variants
 from livegan.showbanks import fallback_keyframe
 from livegan.triggers.events import Cue
 
-SETLIST = """
-defaults: {model: tiny, clip: tiny, steps: 3, variants: 1, truncation: 0.7, transition: 1}
-songs:
-  - title: Alpha
-    sections:
-      - {text: a weasel in the snow, classes: [weasel]}
-      - {text: a goldfish in a teapot, classes: [goldfish, teapot]}
-      - {text: a lighthouse at night, classes: [beacon]}
-  - title: Beta
-    sections:
-      - {text: a red wine glass, classes: [red wine]}
-      - {text: a grand piano on the seashore, classes: [grand piano, seashore]}
-"""
-TINY = {"name": "tiny", "weights": "random:0"}
 pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: see conftest
 
-
-def write_banks(setlist: Path, folder: Path, gid: dict = TINY, layers: int = 5) -> None:
-    """One bank per song, as prep would write it (seeded z, the class hints as y)."""
-    sl = load_setlist(setlist)
-    for i, song in enumerate(sl.songs):
-        secs = []
-        for j, sec in enumerate(song.sections):
-            v = section_variants(sl, sec)
-            rng = np.random.default_rng(100 * i + j)
-            z = (np.clip(rng.standard_normal((v, layers, 128)), -2, 2) * 0.7).astype(np.float32)  # (V, L, 128)
-            y = np.zeros((v, 1000), np.float32)                                                      # (V, 1000)
-            for k in range(v):
-                y[k, sec.class_ids[k % len(sec.class_ids)]] = 1.0
-            secs.append(SectionKeys(sec.text, z, y, np.full(v, 0.3, np.float32), f"key{i}{j}", sec.class_ids))
-        save_bank(Bank(song.title, gid, "tiny", secs), bank_path(folder, song.title))
 
 
 @pytest.fixture(scope="module")

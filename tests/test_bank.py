@@ -246,7 +246,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bank_mod.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
         save_bank(make_bank("new"), p)
     monkeypatch.undo()
@@ -262,7 +262,7 @@ def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
     def interrupted(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bank_mod.os, "fsync", interrupted)
+    monkeypatch.setattr(os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         atomic_write_bytes(p, b"new")
     monkeypatch.undo()

@@ -67,7 +67,7 @@ def test_failed_replace_keeps_the_old_file_counts_and_warns_once(tmp_path, monke
     def full_disk(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(statefile.os, "replace", full_disk)
+    monkeypatch.setattr(os, "replace", full_disk)
     with caplog.at_level(logging.WARNING, logger="livegan.engine.statefile"):
         for k in range(5):
             s.save((2, k, 0))  # never raises

@@ -420,7 +420,7 @@ def test_state_file_unwritable(tmp_path, monkeypatch, tiny, caplog, how) -> None
             if str(dst).endswith(session.STATE_FILE):
                 raise OSError(errno.ENOSPC, "No space left on device")
             return real_replace(src, dst, *a, **k)
-        monkeypatch.setattr(statefile.os, "replace", full)
+        monkeypatch.setattr(os, "replace", full)
     with caplog.at_level(logging.WARNING):
         play(run, 1.5)
     check_show(run, 0.1, 1.0)
@@ -540,7 +540,7 @@ def test_prep_interrupted_in_process_at_random_points(tmp_path, monkeypatch, pre
                     return real_write(path, data)
                 m.setattr(bankmod, "atomic_write_bytes", half_write)
             else:
-                m.setattr(bankmod.os, where, maybe_fail)
+                m.setattr(os, where, maybe_fail)
             try:
                 runner.prep_setlist(sl, out, gen, clip, progress=False, sheets=run % 3 == 0)
             except (Boom, OSError, KeyboardInterrupt):

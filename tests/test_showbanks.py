@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from banktools import LAYERS, TINY, write_banks
+
 from livegan.bank import Bank, SectionKeys, bank_path, save_bank
 from livegan.setlist import load_setlist, section_variants
 from livegan.showbanks import ShowKeyframes, fallback_keyframe, find_bank_generator
 
-TINY = {"name": "tiny", "weights": "random:0"}
-LAYERS = 5
 
 SETLIST = """
 defaults: {model: tiny, clip: tiny, steps: 3, variants: 1, truncation: 0.7, transition: 1}
@@ -33,24 +33,6 @@ songs:
       - {text: hello there}
 """
 
-
-def write_banks(setlist: Path, folder: Path, gid: dict = TINY, layers: int = LAYERS) -> list[Path]:
-    """One bank per song, as prep would write it (seeded z, the class hints as y)."""
-    sl = load_setlist(setlist)
-    paths = []
-    for i, song in enumerate(sl.songs):
-        secs = []
-        for j, sec in enumerate(song.sections):
-            v = section_variants(sl, sec)
-            rng = np.random.default_rng(100 * i + j)
-            z = (np.clip(rng.standard_normal((v, layers, 128)), -2, 2) * 0.7).astype(np.float32)  # (V, L, 128)
-            y = np.zeros((v, 1000), np.float32)                                                      # (V, 1000)
-            for k in range(v):
-                y[k, (sec.class_ids or [j])[k % max(1, len(sec.class_ids))]] = 1.0
-            score = np.linspace(0.3, 0.2, v).astype(np.float32)
-            secs.append(SectionKeys(sec.text, z, y, score, f"key{i}{j}", sec.class_ids))
-        paths.append(save_bank(Bank(song.title, gid, "tiny", secs), bank_path(folder, song.title)))
-    return paths
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..fsio import atomic_write_bytes
 from .state import Position, ShowState, SongPlan
 
 log = logging.getLogger(__name__)
@@ -28,27 +28,7 @@ MAX_STATE_BYTES = 1_000_000
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write JSON so that readers see the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace is atomic
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable; not possible everywhere, and not fatal
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    atomic_write_bytes(Path(path), json.dumps(data, indent=1).encode("utf-8"))
 
 
 class StateSaver:

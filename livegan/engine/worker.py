@@ -90,6 +90,9 @@ class RenderWorker:
         self._version = -1
         self._version_seen_at = 0.0
         self._latency_pending = False
+        self._per_frame: dict[int, float] = {}  # batch size -> EMA of seconds per frame
+        self._since_explore = 0
+        self._explore_up = False
         self._failing = 0                  # generator failures in a row (the retry back-off grows with it)
 
     # -- lifecycle -----------------------------------------------------------
@@ -154,17 +157,49 @@ class RenderWorker:
 
     # -- worker thread -------------------------------------------------------
     def _plan(self, now: float, version: int) -> list[float]:
-        """Show times to render next: right after a cue one frame, else a batch ahead of the display."""
-        lead = self.stats.batch_seconds  # a frame must be ready by the time it is due
+        """Show times to render next: right after a cue one frame, else a batch ahead of the display.
+
+        Frames are spaced by what the generator really takes per frame (never
+        closer than the worker's fps), so a slow generator gives evenly spaced
+        frames for the display to blend between, and a batch is ready by the
+        time its first frame is due.
+        """
         if version != self._version or self._last_t is None:
             self._version = version
             self._version_seen_at = now
             self._latency_pending = True
-            return [now + lead]
-        start = max(self._last_t + self.interval, now + lead)
-        n = self.max_batch
-        times = [start + i * self.interval for i in range(n)]
-        return [x for x in times if x <= now + max(self.max_ahead, lead + self.interval)] or []
+            return [now + self._per_frame.get(1, self.stats.frame_seconds)]
+        n = self._batch_size()
+        per = self._per_frame.get(n, self.stats.frame_seconds)
+        spacing = max(self.interval, 1.05 * per)   # 5% slack: stay ahead rather than fall behind
+        lead = n * per                             # the batch must be ready when its first frame is due
+        start = max(self._last_t + spacing, now + lead)
+        times = [start + i * spacing for i in range(n)]
+        return [x for x in times if x <= now + max(self.max_ahead, lead + spacing)]
+
+    def _batch_size(self) -> int:
+        """The batch size with the lowest measured time per frame (each size is tried once first).
+
+        Which size is best depends on the hardware (a GPU likes big batches; on
+        a 2-core CPU with bf16, 2 beats 4) and on the machine's load, so a
+        neighbour of the best is re-measured now and then.
+        """
+        sizes = range(1, self.max_batch + 1)
+        unknown = [b for b in sizes if b not in self._per_frame]
+        if unknown:
+            return unknown[0]
+        best = min(sizes, key=lambda b: self._per_frame[b])
+        self._since_explore += 1
+        if self._since_explore >= 40:
+            self._since_explore = 0
+            self._explore_up = not self._explore_up
+            return min(self.max_batch, best + 1) if self._explore_up else max(1, best - 1)
+        return best
+
+    def _measured(self, batch: int, seconds: float) -> None:
+        per = seconds / batch
+        old = self._per_frame.get(batch)
+        self._per_frame[batch] = per if old is None else 0.7 * old + 0.3 * per
 
     def _run(self, generation: int) -> None:
         while not self._stop.is_set() and generation == self._generation:
@@ -202,6 +237,7 @@ class RenderWorker:
             s.batch_seconds = dt if s.batches == 0 else 0.8 * s.batch_seconds + 0.2 * dt
             per = dt / len(specs)
             s.frame_seconds = per if s.batches == 0 else 0.8 * s.frame_seconds + 0.2 * per
+            self._measured(len(specs), dt)
             s.batches += 1
             if self.director.version != version:
                 s.dropped_stale += len(specs)  # a cue arrived while rendering

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..bank import Bank, atomic_write_bytes
+from ..bank import Bank
+from ..fsio import atomic_write_bytes
 
 THUMB = 128
 TEXT_W = 360

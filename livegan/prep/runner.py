@@ -62,7 +62,7 @@ def cache_key(text: str, hints: list[int], gen_id: dict, clip_id: str, s: Search
 
 def class_embeddings(clip: Clip) -> torch.Tensor:
     """CLIP text embeddings of "a photo of a {class}" for all 1000 classes, cached on disk per CLIP."""
-    from ..bank import atomic_write_bytes
+    from ..fsio import atomic_write_bytes
     import io
 
     path = cache_dir() / "class_text" / f"{hashlib.sha256(str(clip.id).encode()).hexdigest()[:16]}.npy"
