@@ -44,6 +44,7 @@ class ShowConfig:
     cues: Path | None = None
     model: str | None = None
     weights: str | None = None
+    random_weights: bool = False
     device: str = "auto"
     dtype: str = "auto"
     midi: str | None = None
@@ -85,7 +86,7 @@ def load_show_generator(cfg: ShowConfig, sl: Setlist, banks: Path, notice: Calla
     try:
         if cfg.model or cfg.weights:
             return load_generator(cfg.model or "custom", weights=cfg.weights, device=device, dtype=dtype,
-                                  random_weights=False)
+                                  random_weights=cfg.random_weights)
         gid = find_bank_generator(sl, banks)
         if gid is not None:
             return generator_from_id(gid, device=device, dtype=dtype)
