@@ -235,8 +235,9 @@ def demo(
     gen, clp = load_prep_models(sl.defaults.model, sl.defaults.clip, weights=None, clip_weights=None,
                                 random_weights=False, device="auto", fallback=True)
     if steps is None and gen.device.type == "cpu" and gen.id.name != "tiny":
-        steps = 20
-        notice("no GPU: a quick demo prep (20 steps per line); `livegan prep` on a GPU gives show quality")
+        # Real weights on a CPU: ~6 h at the setlist's settings (see `livegan check`); a few minutes like this.
+        steps, sl.defaults.cutouts = 20, 8
+        notice("no GPU: a quick demo prep (20 steps, 8 cutouts per line); `livegan prep` on a GPU gives show quality")
     s = prep_setlist(sl, out, gen, clp, steps=steps, progress=True)
     echo(f"prep: {s.done} searched, {s.cached} cached, {s.seconds:.1f} s; contact sheets: "
          + ", ".join(str(p) for p in s.sheets), err=True)
