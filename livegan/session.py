@@ -162,6 +162,7 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     worker.on_oom = lambda e: _cpu_fallback(gen, lambda m: (notice(m), show.warn(m)))
     for w in keyframes.warnings:
         show.warn(w)
+    _song_changed(sl, sources, director.position.song)  # the start song's onset settings (also after --resume)
     show.on_song_change.append(lambda i: _song_changed(sl, sources, i))
     learn = ShowLearn(next((s for s in sources if isinstance(s, MidiInput)), None), show.say)
     show.capture = learn.capture
