@@ -39,7 +39,7 @@ def _pct(xs: list[float], q: float) -> float | None:
 def _keyframes(layers: int, n: int, seed: int = 0) -> list[Keyframe]:
     rng = np.random.default_rng(seed)
     out = []
-    for i in range(n):
+    for _ in range(n):
         y = np.zeros(1000, np.float32)
         y[rng.integers(1000)] = 1.0
         out.append(Keyframe((np.clip(rng.standard_normal((layers, 128)), -2, 2) * 0.7).astype(np.float32), y))

@@ -10,11 +10,11 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .errors import ConfigError, Where
+from .errors import ConfigError
 from .models.imagenet import resolve_class
 from .yamlio import load_yaml, locate, to_plain, validate
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from banktools import SETLIST, TINY, write_banks
+from banktools import SETLIST, write_banks
 
-from livegan.bank import Bank, SectionKeys, bank_path, save_bank
+from livegan.bank import bank_path
 from livegan.clock import ManualClock, MonotonicClock
 from livegan.engine.state import Position
 from livegan.outputs.null import NullOutput
 from livegan.session import STATE_FILE, ShowConfig, build_show, run_show
-from livegan.setlist import load_setlist, section_variants
+from livegan.setlist import load_setlist
 from livegan.showbanks import fallback_keyframe
 from livegan.triggers.events import Cue
 

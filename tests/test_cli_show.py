@@ -18,11 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from banktools import SETLIST, TINY, write_banks
+from banktools import SETLIST, write_banks
 
-from livegan.bank import Bank, SectionKeys, bank_path, save_bank
 from livegan.cli import main
-from livegan.setlist import load_setlist, section_variants
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: see conftest
 

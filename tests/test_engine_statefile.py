@@ -8,7 +8,6 @@ import logging
 import os
 import threading
 
-from livegan.engine import statefile
 from livegan.engine.state import Position
 from livegan.engine.statefile import StateSaver, load_state, resume_state, saved_position
 

@@ -28,11 +28,9 @@ import numpy as np
 import pytest
 
 import livegan.bank as bankmod
-import livegan.engine.statefile as statefile
 import livegan.session as session
 from livegan.bank import Bank, SectionKeys, bank_path, load_bank, save_bank
 from livegan.clock import MonotonicClock
-from livegan.engine.worker import RenderWorker
 from livegan.errors import DeviceError
 from livegan.outputs.null import NullOutput
 from livegan.session import ShowConfig, build_show, run_show

@@ -8,8 +8,6 @@ generator's render of the keyframes.
 
 from __future__ import annotations
 
-import math
-import struct
 import textwrap
 import wave
 from pathlib import Path
@@ -20,11 +18,10 @@ from PIL import Image
 
 from banktools import SETLIST, TINY, write_banks
 
-from livegan.bank import Bank, SectionKeys, bank_path, save_bank
 from livegan.cli import main
 from livegan.outputs.recorder import FramesRecorder, VideoRecorder, read_video_frames
 from livegan.render import RenderJob, plan_batches, render_frames
-from livegan.setlist import load_setlist, section_variants
+from livegan.setlist import load_setlist
 from livegan.showbanks import ShowKeyframes
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: see conftest

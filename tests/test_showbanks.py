@@ -14,8 +14,8 @@ import pytest
 
 from banktools import LAYERS, TINY, write_banks
 
-from livegan.bank import Bank, SectionKeys, bank_path, save_bank
-from livegan.setlist import load_setlist, section_variants
+from livegan.bank import bank_path
+from livegan.setlist import load_setlist
 from livegan.showbanks import ShowKeyframes, fallback_keyframe, find_bank_generator
 
 

@@ -8,7 +8,6 @@ blow up memory, and a song title must never put a file outside the bank folder.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
