@@ -196,9 +196,7 @@ def show(
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
     from .session import ShowConfig, build_show, run_show
 
-    if cues is not None:
-        from .engine.cuefile import parse_cue_file
-        parse_cue_file(cues)  # bad cue files fail before any model loads
+    _validate_show_inputs(cues, midi_map, audio_preset, audio_file)  # bad files fail before any model loads
     cfg = ShowConfig(setlist=setlist, banks=banks, display=display, windowed=windowed, rehearse=rehearse,
                      resume=resume, headless=headless, cues=cues, model=model, weights=weights,
                      random_weights=random_weights, device=device,
@@ -214,6 +212,22 @@ def show(
         write_json_atomic(summary, out)
     echo(f"show ended: {out['frames']} frames, {out['cues']} cues, {out['fps']:.1f} fps, "
          f"longest stall {out['longest_stall_ms']:.0f} ms", err=True)
+
+
+def _validate_show_inputs(cues: Optional[Path], midi_map: Optional[str], audio_preset: Optional[str],
+                         audio_file: Optional[Path]) -> None:
+    if cues is not None:
+        from .engine.cuefile import parse_cue_file
+        parse_cue_file(cues)
+    if midi_map is not None:
+        from .triggers.midi_map import load_midi_preset
+        load_midi_preset(midi_map)
+    if audio_preset is not None:
+        from .audio.settings import load_onset_settings
+        load_onset_settings(audio_preset)
+    if audio_file is not None:
+        from .audio.io import read_audio
+        read_audio(audio_file)
 
 
 @app.command()
