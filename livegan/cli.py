@@ -225,9 +225,9 @@ def _validate_show_inputs(cues: Optional[Path], midi_map: Optional[str], audio_p
     if audio_preset is not None:
         from .audio.settings import load_onset_settings
         load_onset_settings(audio_preset)
-    if audio_file is not None:
-        from .audio.io import read_audio
-        read_audio(audio_file)
+    if audio_file is not None and not audio_file.is_file():  # decoding it waits for the show's own read
+        from .errors import ConfigError, Where
+        raise ConfigError("audio file not found", Where(str(audio_file)))
 
 
 @app.command()
