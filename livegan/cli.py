@@ -25,6 +25,14 @@ log = logging.getLogger("livegan")
 
 SETLIST = typer.Argument(..., help="setlist YAML file (see setlists/demo.yaml)", show_default=False)
 MODEL_HELP = "generator: biggan-deep-128/256/512 or tiny (default: the setlist's)"
+# Options that several commands share: one definition, one default (DESIGN.md rule 2).
+OPT_BANKS = typer.Option(None, "--banks", help="bank folder [default: SETLIST's folder/<name>-banks]")
+OPT_MODEL_OVERRIDE = typer.Option(None, "--model", help="override the generator the banks name")
+OPT_WEIGHTS_DIR = typer.Option(None, "--weights", help="local BigGAN folder (config.json + pytorch_model.bin)")
+OPT_RANDOM_OVERRIDE = typer.Option(False, "--random-weights", help="with --model: random weights (smoke runs)")
+OPT_DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda")
+OPT_DTYPE = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16")
+OPT_DRIFT = typer.Option(0.15, "--drift", min=0, max=1, help="drift amount around each keyframe")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -129,10 +137,10 @@ def prep(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="bank folder [default: SETLIST's folder/<name>-banks]"),
     model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
     clip: Optional[str] = typer.Option(None, "--clip", help="CLIP as MODEL/PRETRAINED (e.g. ViT-B-32/openai) or tiny"),
-    weights: Optional[str] = typer.Option(None, "--weights", help="local BigGAN folder (config.json + pytorch_model.bin)"),
+    weights: Optional[str] = OPT_WEIGHTS_DIR,
     clip_weights: Optional[str] = typer.Option(None, "--clip-weights", help="local CLIP checkpoint file for --clip MODEL"),
     random_weights: bool = typer.Option(False, "--random-weights", help="real architectures, deterministic random weights"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
+    device: str = OPT_DEVICE,
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="override the setlist's optimiser steps"),
     song: Optional[str] = typer.Option(None, "--song", help="prep only this song (title)"),
     fallback: bool = typer.Option(False, "--fallback/--no-fallback",
@@ -170,7 +178,7 @@ def _keys_epilog() -> str:
 @app.command(epilog=_keys_epilog())
 def show(
     setlist: Path = SETLIST,
-    banks: Optional[Path] = typer.Option(None, "--banks", help="bank folder [default: SETLIST's folder/<name>-banks]"),
+    banks: Optional[Path] = OPT_BANKS,
     display: Optional[int] = typer.Option(None, "--display", min=0,
                                           help="display index [default: the second display if there is one]"),
     windowed: bool = typer.Option(False, "--windowed", help="in a window instead of fullscreen"),
@@ -180,17 +188,17 @@ def show(
     cues: Optional[Path] = typer.Option(None, "--cues", help="scripted cues: lines of `TIME CUE [ARG]`"),
     seconds: Optional[float] = typer.Option(None, "--seconds", min=0, help="stop after this many seconds"),
     summary: Optional[Path] = typer.Option(None, "--summary", help="write a JSON summary (frames, cues, fps...) here"),
-    model: Optional[str] = typer.Option(None, "--model", help="override the generator the banks name"),
-    weights: Optional[str] = typer.Option(None, "--weights", help="local BigGAN folder"),
-    random_weights: bool = typer.Option(False, "--random-weights", help="with --model: random weights (smoke runs)"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
-    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16"),
+    model: Optional[str] = OPT_MODEL_OVERRIDE,
+    weights: Optional[str] = OPT_WEIGHTS_DIR,
+    random_weights: bool = OPT_RANDOM_OVERRIDE,
+    device: str = OPT_DEVICE,
+    dtype: str = OPT_DTYPE,
     midi: Optional[str] = typer.Option(None, "--midi", help="MIDI input whose name contains this ('' = first)"),
     midi_map: Optional[str] = typer.Option(None, "--midi-map", help="MIDI preset YAML [default: presets/midi/generic.yaml]"),
     audio: Optional[str] = typer.Option(None, "--audio", help="audio input whose name contains this ('' = default)"),
     audio_file: Optional[Path] = typer.Option(None, "--audio-file", help="play along with this recording"),
     audio_preset: Optional[str] = typer.Option(None, "--audio-preset", help="onset preset name or YAML (presets/audio)"),
-    drift: float = typer.Option(0.15, "--drift", min=0, max=1, help="drift amount around each keyframe"),
+    drift: float = OPT_DRIFT,
     fps: float = typer.Option(60.0, "--fps", min=1, max=240, help="display frame rate"),
 ) -> None:
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
@@ -293,14 +301,14 @@ def render(
     size: Optional[int] = typer.Option(None, "--size", min=16, max=4096, help="output side in pixels [default: max(512, generator)]"),
     captions: bool = typer.Option(False, "--captions", help="draw the lyric line on the frames"),
     frames: Optional[Path] = typer.Option(None, "--frames", help="write PNG frames into this folder instead of a video"),
-    banks: Optional[Path] = typer.Option(None, "--banks", help="bank folder [default: SETLIST's folder/<name>-banks]"),
-    model: Optional[str] = typer.Option(None, "--model", help="override the generator the banks name"),
-    weights: Optional[str] = typer.Option(None, "--weights", help="local BigGAN folder"),
-    random_weights: bool = typer.Option(False, "--random-weights", help="with --model: random weights (smoke runs)"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
-    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16"),
+    banks: Optional[Path] = OPT_BANKS,
+    model: Optional[str] = OPT_MODEL_OVERRIDE,
+    weights: Optional[str] = OPT_WEIGHTS_DIR,
+    random_weights: bool = OPT_RANDOM_OVERRIDE,
+    device: str = OPT_DEVICE,
+    dtype: str = OPT_DTYPE,
     audio_preset: Optional[str] = typer.Option(None, "--audio-preset", help="onset preset name or YAML"),
-    drift: float = typer.Option(0.15, "--drift", min=0, max=1, help="drift amount around each keyframe"),
+    drift: float = OPT_DRIFT,
     batch: Optional[int] = typer.Option(None, "--batch", min=1, max=64,
                                         help="frames per generator call [default: 2 on a CPU, 8 on a GPU]"),
 ) -> None:
@@ -362,7 +370,7 @@ def render(
 def bench(
     model: list[str] = typer.Option(["biggan-deep-128"], "--model", help="generator(s) to measure (repeatable)"),
     random_weights: bool = typer.Option(False, "--random-weights", help="real architecture, random weights"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
+    device: str = OPT_DEVICE,
     dtype: str = typer.Option("auto", "--dtype", help="engine dtype: auto, float32, bfloat16, float16"),
     seconds: float = typer.Option(10.0, "--seconds", min=1, help="seconds per loop"),
 ) -> None:

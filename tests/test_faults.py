@@ -40,7 +40,7 @@ from livegan.triggers.base import TriggerSource
 from livegan.triggers.events import Cue, Event, EventQueue, Param
 from livegan.triggers.midi import FakeMidiBackend, MidiInput
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("one_thread")]  # torch on one thread: see conftest
 
 STALL_MS = 100.0  # the issue's requirement for the longest display stall
 SETLIST = """\
@@ -57,17 +57,6 @@ songs:
       - {text: a tabby cat, classes: [tabby]}
 """
 GOTOS = [2, 3, 1, 2, 3, 1, 2, 3, 1]  # each moves: positions are a checkable sequence
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Two spinning OpenMP threads on a busy 2-core machine make tiny renders 10-40x slower."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
