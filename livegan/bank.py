@@ -68,6 +68,12 @@ def song_slug(title: str) -> str:
     return f"{stem}-{hashlib.sha256(title.encode()).hexdigest()[:8]}"
 
 
+def default_banks(setlist: str | Path) -> Path:
+    """Banks live beside the setlist: setlists/demo.yaml -> setlists/demo-banks/."""
+    p = Path(setlist)
+    return p.parent / f"{p.stem}-banks"
+
+
 def bank_path(folder: str | Path, title: str) -> Path:
     return Path(folder) / f"{song_slug(title)}.safetensors"
 

@@ -15,6 +15,7 @@ from typing import Callable
 
 from .app import Show, ShowOptions
 from .clock import Clock, MonotonicClock
+from .bank import default_banks
 from .engine.director import Director
 from .engine.state import plans_from_setlist
 from .engine.statefile import StateSaver, load_state, resume_state
@@ -59,10 +60,6 @@ class ShowConfig:
     overlay: bool | None = None
     max_batch: int = 4
     notices: list[str] = field(default_factory=list)
-
-
-def default_banks(setlist: Path) -> Path:
-    return setlist.parent / f"{setlist.stem}-banks"
 
 
 def auto_dtype(device: str) -> str:
