@@ -58,7 +58,7 @@ class WorkerStats:
     restarts: int = 0         # watchdog restarts
     batch_seconds: float = 0.0  # EMA of one batch's render time
     frame_seconds: float = 0.0  # EMA of render time per frame (batch time / batch size)
-    first_frame_latency: list[float] = field(default_factory=list)  # version bump -> first frame (s)
+    first_frame_latency: list[float] = field(default_factory=list)  # worker saw a new path -> its first frame kept (s)
 
 
 class RenderWorker:
