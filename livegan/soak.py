@@ -66,9 +66,13 @@ class FaultyGenerator:
 
     KINDS = ("error", "oom", "nan", "nonfinite", "hang")
 
-    def __init__(self, gen: Any, hang_seconds: float = 5.0) -> None:
+    def __init__(self, gen: Any, hang_seconds: float = 5.0, presented: Callable[[], int] | None = None) -> None:
         self.gen = gen
         self.hang_seconds = hang_seconds
+        # ``presented`` counts the display's frames: sampled around each hang, it shows whether the
+        # display went on while the generator was stuck (an event count, true on any machine).
+        self.presented = presented
+        self.frames_during_hangs: list[int] = []
         self.injected: Counter[str] = Counter()
         self.calls = 0
         self._armed: list[str] = []
@@ -117,7 +121,10 @@ class FaultyGenerator:
             bad[0] = True
             raise NonFiniteFrames(images, bad)
         if kind == "hang":
+            before = self.presented() if self.presented else 0
             time.sleep(self.hang_seconds)
+            if self.presented:
+                self.frames_during_hangs.append(self.presented() - before)
         return self.gen.render(z, y, truncation)
 
 
@@ -232,12 +239,17 @@ songs:
 
 def run_soak(minutes: float = 10.0, speed: float = 30.0, seed: int = 0, *, fps: float = 60.0,
              fault_every: float = 4.0, hangs: bool = True, workdir: str | Path | None = None,
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[str], None] | None = None, at_least: dict[str, int] | None = None,
+             max_real_seconds: float = 600.0) -> dict[str, Any]:
     """Play ``minutes`` of show time at ``speed`` x real time with random cues and faults; returns a report.
 
     ``fault_every``: mean show seconds between two injected faults. ``hangs``: also
     inject (rarely) a render that hangs for 1.5 real seconds (the watchdog restarts
     the worker). ``workdir``: where the setlist and state file go (a temp folder if None).
+    ``at_least``: keep playing past ``minutes`` until these counts are reached
+    (``frames`` presented, ``generated``, ``faults`` armed), at most
+    ``max_real_seconds`` of real time: how much a machine does in a fixed real
+    time depends on its speed and load, the counts a test needs do not.
     """
     from .outputs.null import NullOutput
     from .session import ShowConfig, build_show
@@ -254,7 +266,7 @@ def run_soak(minutes: float = 10.0, speed: float = 30.0, seed: int = 0, *, fps: 
                          dtype="float32", fps=fps)
         notes: list[str] = []
         show = build_show(cfg, clock=clock, output=NullOutput(), notice=notes.append)
-        gen = FaultyGenerator(show.worker.generator, hang_seconds=1.5)
+        gen = FaultyGenerator(show.worker.generator, hang_seconds=1.5, presented=lambda: show.summary.frames)
         show.worker.generator = gen
         on_oom = show.worker.on_oom
         show.worker.on_oom = lambda e: (on_oom(e) if on_oom else None, gen)[1]  # keep the wrapper in place
@@ -278,7 +290,13 @@ def run_soak(minutes: float = 10.0, speed: float = 30.0, seed: int = 0, *, fps: 
         stop = threading.Event()
 
         def chaos() -> None:
-            """Arms faults at random show times; samples memory."""
+            """Arms faults at random show times once the first frame is on screen; samples memory.
+
+            (A fault before the first frame tests start-up, not the show: a hang then leaves
+            nothing on screen to keep presenting, on a slow machine more often than on a fast one.)
+            """
+            while show.summary.frames == 0 and not stop.wait(0.005):
+                pass
             next_fault = clock.now() + rng.expovariate(1.0 / fault_every)
             next_sample = 0.0
             while not stop.wait(0.02):
@@ -305,9 +323,23 @@ def run_soak(minutes: float = 10.0, speed: float = 30.0, seed: int = 0, *, fps: 
         from .session import run_show
 
         t_real = time.monotonic()
+        need = {"frames": 1, **(at_least or {})}  # a soak that showed nothing proves nothing
+        counts = {"frames": lambda: show.summary.frames, "generated": lambda: show.worker.stats.frames,
+                  "faults": lambda: sum(faults.values())}
+        unknown = set(need) - set(counts)
+        if unknown:
+            raise ValueError(f"at_least: unknown counts {sorted(unknown)} (known: {', '.join(counts)})")
+        t_start = clock.now()
+
+        def enough(t: float) -> None:  # on_tick: the loop itself stays as it is
+            done = t - t_start >= seconds and all(counts[k]() >= n for k, n in need.items())
+            if done or time.monotonic() - t_real > max_real_seconds:
+                show.quit = True
+
+        show.on_tick.append(enough)
         th.start()
         try:
-            summary = run_show(show, seconds)
+            summary = run_show(show, None)
         finally:
             stop.set()
             th.join(5)
@@ -327,6 +359,7 @@ def run_soak(minutes: float = 10.0, speed: float = 30.0, seed: int = 0, *, fps: 
         "faults_injected": dict(faults), "faults_survived": s["faults"],
         "generator_faults_fired": dict(gen.injected), "source_raises": cues.raised,
         "longest_stall_ms": round(s["longest_stall_ms"], 1),
+        "frames_during_hangs": gen.frames_during_hangs, "show_seconds": round(s["seconds"], 2),
         "first_frame_latency_ms_p95": round(1000 * float(np.percentile(st.first_frame_latency, 95)) / speed, 1)
         if st.first_frame_latency else None,
         "rss_mb_after_warmup": round(warm[0] / 2**20, 1) if warm else None,

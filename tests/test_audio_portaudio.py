@@ -4,9 +4,9 @@ The test writes its own ``.asoundrc`` into a temporary HOME and runs the
 source in a subprocess, so PortAudio's one-time ALSA initialisation sees that
 config and nothing leaks into other tests. The ``file`` plugin's capture side
 reads raw samples from ``infile``; its ``null`` slave is not paced, so the
-device delivers audio much faster than real time. The ring then overflows
-once it is full (counted, and the overflow path runs for real) while the
-beginning of the stream, where the clicks are, stays intact.
+device delivers audio much faster than real time. Once the clicks are found
+the child stops reading, so the ring overflows (counted: the overflow path
+runs for real) whatever the machine's speed.
 
 We open the file pcm directly in float32 (what the source asks PortAudio for)
 rather than through a ``plug``: with the unpaced null slave, plug's
@@ -47,6 +47,14 @@ CHILD = textwrap.dedent("""
     while ok and len(src.onsets) < 6 and time.monotonic() - t0 < 10:
         src.poll(); time.sleep(0.01)
     src.poll()
+    # Stop reading, as a stalled analysis thread would: the unpaced device must then overflow the
+    # ring, so the overflow path runs for real whatever the machine's speed (with the reader running,
+    # whether it fell behind the device was a race: once 0 overflows on a loaded machine).
+    if ok:
+        src._stop.set(); src._thread.join(5)
+        t0 = time.monotonic()
+        while src.overflows == 0 and time.monotonic() - t0 < 30:
+            time.sleep(0.01)
     out = {"opened": ok, "error": src.last_error, "device": src.device_name,
            "onsets": [o.time for o in src.onsets], "overflows": src.overflows,
            "pulses": sum(1 for e in q.drain() if getattr(e, "name", "") == "audio_pulse")}

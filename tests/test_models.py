@@ -97,7 +97,9 @@ def test_generator_from_bank_id(tiny_gen):
     again = generator_from_id({"name": "tiny", "weights": "random:0"}, device="cpu")
     assert again.id.key() == tiny_gen.id.key()
     z, y = inputs(tiny_gen, 1)
-    assert torch.equal(images(again, z, y), images(tiny_gen, z, y))
+    # Same weights, not bitwise-same pictures: with another thread count oneDNN may sum in another
+    # order (a full-suite run once differed in the last bits). Another seed differs by ~0.1.
+    assert torch.allclose(images(again, z, y), images(tiny_gen, z, y), rtol=0, atol=1e-5)
 
 
 # -- strict folder loading --------------------------------------------------------------
@@ -115,7 +117,7 @@ def test_folder_round_trip(tmp_path):
     assert torch.allclose(images(gen, z, y), images(ref, z, y), atol=1e-6)
     # the bank's metadata brings the same folder back
     again = generator_from_id({"name": "tiny", "weights": gen.id.weights, "extra": gen.id.extra}, device="cpu")
-    assert torch.equal(images(again, z, y), images(gen, z, y))
+    assert torch.allclose(images(again, z, y), images(gen, z, y), rtol=0, atol=1e-5)
 
 
 def edited_folder(tmp_path, edit) -> str:
