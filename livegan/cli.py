@@ -22,7 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Real-time BigGAN visuals for live music. `livegan demo` runs the whole pipeline offline.")
 log = logging.getLogger("livegan")
 
-SETLIST = typer.Argument(..., help="setlist YAML file (see setlists/demo.yaml)", show_default=False)
+SETLIST = typer.Argument(..., help="setlist YAML file (see setlists/demo.yaml)", show_default=False,
+                         metavar="SETLIST")
 MODEL_HELP = "generator: biggan-deep-128/256/512 or tiny (default: the setlist's)"
 # Options that several commands share: one definition, one default (DESIGN.md rule 2).
 OPT_BANKS = typer.Option(None, "--banks", help="bank folder [default: SETLIST's folder/<name>-banks]")
@@ -305,16 +306,37 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as e:  # click's usage errors
-        import click
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:  # click's usage errors (from click itself or typer's bundled copy)
+        usage, abort = _click_exception_types()
+        if isinstance(e, usage):
             e.show()
             sys.exit(EXIT_USER_ERROR)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, abort):
             typer.echo("interrupted", err=True)
             sys.exit(130)
         raise
 
+
+def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(usage-error types, abort types) of every click the installed typer may raise.
+
+    typer < 0.22 raises the ``click`` package's exceptions; later releases carry
+    their own copy (``typer._click``, with Abort/Exit in ``typer.exceptions``),
+    whose classes share no base with click's. Catching only one of them let the
+    other's usage errors out as a 40-line traceback with exit 1.
+    """
+    import importlib
+
+    usage: list[type] = []
+    abort: list[type] = []
+    for name in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage += [c for c in (getattr(mod, "ClickException", None),) if isinstance(c, type)]
+        abort += [c for c in (getattr(mod, "Abort", None),) if isinstance(c, type)]
+    return tuple(usage), tuple(abort)
 
 if __name__ == "__main__":
     main()
