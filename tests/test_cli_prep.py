@@ -59,6 +59,19 @@ def test_prep_runs_and_reports(tmp_path, livegan_cache):
     assert r.returncode == 0 and "done: 0 searched, 3 cached" in r.stdout
 
 
+def test_progress_into_a_log_is_a_line_per_section(tmp_path, livegan_cache):
+    """stderr is a pipe here, as in `livegan prep ... 2> log`: a plain line per section, no live bar."""
+    sl = tmp_path / "set.yaml"
+    sl.write_text(SETLIST)
+    r = run("prep", str(sl), "--steps", "2", "--no-sheets", cache=livegan_cache)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("prep [")]
+    assert [x.split(":")[0] for x in lines] == ["prep [1/3] One · section 1/2", "prep [2/3] One · section 2/2",
+                                                 "prep [3/3] Two · section 1/1"], r.stderr
+    assert all(" best " in x and "elapsed" in x and "ETA" in x for x in lines)
+    assert "\x1b[" not in r.stderr
+
+
 def test_no_sheets_means_no_sheets(tmp_path, livegan_cache):
     sl = tmp_path / "set.yaml"
     sl.write_text(SETLIST)

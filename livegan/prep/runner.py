@@ -26,6 +26,7 @@ from ..models.clip import Clip
 from ..models.registry import cache_dir
 from ..setlist import Setlist, section_seed, section_variants
 from .contact import save_contact_sheet
+from .progress import PrepProgress
 from .search import SearchSettings, class_prompts, search_section
 
 log = logging.getLogger(__name__)
@@ -96,33 +97,6 @@ def _load_cached(path: Path, key: str, gid: dict) -> SectionKeys | None:
     return b.sections[0]
 
 
-class _Progress:
-    """Rich progress over all steps still to search, showing the best CLIP score so far."""
-
-    def __init__(self, enabled: bool, total_steps: int) -> None:
-        self.bar = None
-        if enabled and total_steps:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("best {task.fields[score]}"), TimeElapsedColumn(),
-                                TimeRemainingColumn())
-            self.task = self.bar.add_task("prep", total=total_steps, score="-")
-            self.bar.start()
-
-    def section(self, label: str) -> None:
-        if self.bar:
-            self.bar.update(self.task, description=label[:48], score="-")
-
-    def step(self, score: float) -> None:
-        if self.bar:
-            self.bar.update(self.task, advance=1, score=f"{score:.3f}")
-
-    def close(self) -> None:
-        if self.bar:
-            self.bar.stop()
-
-
 def prep_setlist(sl: Setlist, out: str | Path, gen: Generator, clip: Clip, *, steps: int | None = None,
                  songs: list[int] | None = None, progress: bool = True, sheets: bool = True) -> PrepSummary:
     """Prep every section of the chosen songs into ``out``; returns what was done."""
@@ -141,7 +115,7 @@ def prep_setlist(sl: Setlist, out: str | Path, gen: Generator, clip: Clip, *, st
             plan.append((i, j, s, key, path, _load_cached(path, key, gid)))
     todo_steps = sum(s.steps + 1 for _, _, s, _, _, hit in plan if hit is None)
     class_emb = class_embeddings(clip) if todo_steps else None
-    bar = _Progress(progress, todo_steps)
+    bar = PrepProgress(progress, todo_steps, sum(1 for *_, hit in plan if hit is None))
     try:
         results: dict[tuple[int, int], SectionKeys] = {}
         for i, j, s, key, path, hit in plan:
@@ -150,9 +124,10 @@ def prep_setlist(sl: Setlist, out: str | Path, gen: Generator, clip: Clip, *, st
                 results[(i, j)] = hit
                 summary.cached += 1
             else:
-                bar.section(f"{sl.songs[i].title[:16]} {j + 1}: {sec.text}")
+                bar.section(sl.songs[i].title, j + 1, len(sl.songs[i].sections), sec.text)
                 r = search_section(gen, clip, sec.text, sec.class_ids, s, class_emb=class_emb,
                                    progress=lambda step, score: bar.step(score))
+                bar.done(float(np.max(r.score)))
                 keys = SectionKeys(sec.text, r.z, r.y, r.score, key, r.classes)
                 save_bank(Bank(sl.songs[i].title, gid, str(clip.id), [keys], s.cache_dict()), path)
                 results[(i, j)] = keys
