@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ModelError
+from ..fsio import user_mode
 from .biggan import CONFIGS, Generator, GeneratorId, bake_spectral_norm, build_random, init_random_
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ def _download(url: str, dest: Path) -> None:
         r.raise_for_status()
         total = int(r.headers.get("content-length", 0)) or None
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+        user_mode(fd)
         try:
             with os.fdopen(fd, "wb") as f, Progress("[progress.description]{task.description}", BarColumn(),
                                                     DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:

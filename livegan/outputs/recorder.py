@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, LiveganError, Where
+from ..fsio import user_mode
 from .base import Output, Size, fit_rect
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class VideoRecorder(Output):
         if not folder.is_dir():
             raise ConfigError("output folder does not exist", Where(str(folder)))
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.stem}.", suffix=".partial.mp4")
+        user_mode(fd)  # the video is the user's file: their umask, not mkstemp's 0600
         os.close(fd)
         self._tmp = Path(tmp)
         # ffmpeg starts at the first frame, when the size is known.
@@ -238,6 +240,7 @@ class FramesRecorder(Output):
         if not parent.is_dir():
             raise ConfigError("output folder does not exist", Where(str(parent)))
         self._tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.path.name}.", suffix=".partial"))
+        user_mode(self._tmp, directory=True)
 
     def _present(self, frame: np.ndarray, overlay: dict | None) -> None:
         from PIL import Image

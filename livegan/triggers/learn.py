@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
 from ..clock import Clock, MonotonicClock
 from ..errors import ConfigError, Where
+from ..fsio import atomic_write_bytes
 from .events import CUE_KINDS
 from .midi_map import DEFAULT_MIN_CUE_INTERVAL, PARAM_RANGES, MidiByteParser, parse_preset
 
@@ -191,15 +190,8 @@ def write_preset(preset: dict[str, Any], path: str | Path) -> Path:
     """
     p = Path(path)
     parse_preset(preset, name=str(p))  # the same checks the loader applies
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(format_preset(preset))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
+        atomic_write_bytes(p, format_preset(preset).encode("utf-8"))
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise ConfigError(f"cannot write preset ({e.strerror or e})", Where(str(p))) from None
     return p
