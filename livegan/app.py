@@ -146,8 +146,11 @@ class Show:
                 if hasattr(src, "set_sensitivity"):
                     src.set_sensitivity(ev.value)
             return
+        ignored = self.director.state.cues_ignored
         try:
             self.director.handle(ev, t)
+            if self.director.state.cues_ignored > ignored:  # say why, e.g. "goto 9: song 'X' has 3 sections"
+                self.say(self.director.state.ignored[-1], t)
         except Exception as e:  # noqa: BLE001 - one bad event never stops the show
             log.exception("event %s failed", ev)
             self.warn(f"event {ev} failed: {e}")

@@ -159,6 +159,11 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     worker.on_oom = lambda e: _cpu_fallback(gen, lambda m: (notice(m), show.warn(m)))
     for w in keyframes.warnings:
         show.warn(w)
+    from .engine.cuefile import ScriptedCueSource, ignored_gotos
+    for src in sources:
+        if cfg.cues and isinstance(src, ScriptedCueSource):  # the cue file: say now which gotos can't land
+            for w in ignored_gotos(src.cues, plans, str(cfg.cues), start=director.position):
+                notice(w)
     _song_changed(sl, sources, director.position.song)  # the start song's onset settings (also after --resume)
     show.on_song_change.append(lambda i: _song_changed(sl, sources, i))
     learn = ShowLearn(next((s for s in sources if isinstance(s, MidiInput)), None), show.say)

@@ -237,7 +237,10 @@ def test_file_source_follows_the_manual_clock(tmp_path) -> None:
     q, clock = EventQueue(), ManualClock(100.0)
     src = AudioFileSource(q, clock, p, song_onsets=SongOnsets(advance=True, every=2, min_interval=0),
                           backend=FakeSD([MIC]))  # no output device: silent, still drives the show
+    said: list[str] = []
+    src.on_warning = said.append  # the show's overlay
     assert src.open() and src._out is None
+    assert len(said) == 1 and "not playing song.wav aloud (no audio output devices found)" in said[0], said
     clock.advance(1.25)
     src.poll()
     assert [round(o.time, 1) for o in src.onsets] == [0.5, 1.0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from livegan.clock import ManualClock
-from livegan.engine.cuefile import ScriptedCueSource, parse_cue_file, parse_cues
+from livegan.engine.cuefile import ScriptedCueSource, ignored_gotos, parse_cue_file, parse_cues
 from livegan.errors import ConfigError
 from livegan.triggers.events import Cue, EventQueue
 
@@ -118,3 +118,32 @@ def test_scripted_source_start_offset_and_reopen_do_not_replay(tmp_path):
     clock.advance(5.0)
     src.poll()
     assert [e.t for e in q.drain()] == [102.0]
+
+
+def test_gotos_that_cannot_land_are_named_at_load_time():
+    from livegan.engine.state import SongPlan, Transition
+
+    plans = [SongPlan("Alpha", 3, [1] * 3, [Transition(1.0)] * 3), SongPlan("Beta", 2, [1] * 2, [Transition(1.0)] * 2)]
+    cues = parse_cues("1 goto 3\n2 song-next\n3 goto 3\n4 goto 999\n5 song-prev\n6 goto 2\n", "cues.txt")
+    warned = ignored_gotos(cues, plans, "cues.txt")
+    assert warned == [
+        "cues.txt: at 3 s goto 3: song 'Beta' has 2 sections (1..2); it will be ignored (playing this file alone)",
+        "cues.txt: at 4 s goto 999: song 'Beta' has 2 sections (1..2); it will be ignored (playing this file alone)",
+    ]
+    assert ignored_gotos(parse_cues("1 goto 3\n", "c"), plans, "c") == []
+
+
+def test_show_warns_about_a_goto_beyond_the_song(tmp_path, monkeypatch):
+    from banktools import SETLIST
+    import textwrap
+    from livegan.outputs.null import NullOutput
+    from livegan.session import ShowConfig, build_show
+
+    sl = tmp_path / "sl.yaml"
+    sl.write_text(textwrap.dedent(SETLIST).lstrip())
+    cues = tmp_path / "cues.txt"
+    cues.write_text("0.5 goto 999\n")
+    said: list[str] = []
+    build_show(ShowConfig(setlist=sl, banks=tmp_path / "banks", headless=True, cues=cues, model="tiny",
+                          device="cpu", dtype="float32"), output=NullOutput(), notice=said.append)
+    assert any("goto 999: song 'Alpha' has 3 sections (1..3)" in s and str(cues) in s for s in said), said

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from ..clock import Clock
 from ..errors import ConfigError, Where, read_text_file
 from ..triggers.base import TriggerSource
 from ..triggers.events import CUE_KINDS, Cue, Event, EventQueue
+
+if TYPE_CHECKING:
+    from .state import Position, SongPlan
 
 MAX_CUE_FILE_BYTES = 2_000_000
 MAX_TIME = 24 * 3600.0  # a cue file longer than a day is surely a typo
@@ -93,6 +97,26 @@ def parse_cues(text: str, name: str = "<cues>") -> list[tuple[float, Cue]]:
 def parse_cue_file(path: str | Path) -> list[tuple[float, Cue]]:
     """Read and parse a cue file; raise a one-line ConfigError on any problem."""
     return parse_cues(read_text_file(path, max_bytes=MAX_CUE_FILE_BYTES), str(path))
+
+
+def ignored_gotos(cues: list[tuple[float, Cue]], plans: Sequence[SongPlan], name: str,
+                  start: Position | None = None) -> list[str]:
+    """Warnings for the gotos this cue file would see ignored, replaying it alone from ``start``.
+
+    ``goto N`` counts the current song's sections, so whether N exists depends
+    on which song the file has reached by then; keys or MIDI in the show may
+    move elsewhere, hence "when it plays alone".
+    """
+    from .state import ShowState
+
+    state = ShowState(plans, start=start)
+    out: list[str] = []
+    for t, cue in cues:
+        before = state.cues_ignored
+        state.handle(cue, t)
+        if cue.kind == "goto" and state.cues_ignored > before:
+            out.append(f"{name}: at {t:g} s {state.ignored[-1]}; it will be ignored (playing this file alone)")
+    return out
 
 
 class ScriptedCueSource(TriggerSource):

@@ -187,7 +187,8 @@ class ShowState:
         if kind == "goto":
             n = int(cue.arg or 0)
             if not 1 <= n <= self.plan.sections:
-                return self._ignore(cue, f"goto {n}: song {self.plan.title!r} has sections 1..{self.plan.sections}")
+                k = self.plan.sections
+                return self._ignore(cue, f"song {self.plan.title!r} has {k} section{'s' if k != 1 else ''} (1..{k})")
             return self._enter(s, n - 1, t)
         if kind == "song-next":
             if s + 1 >= len(self.plans):
@@ -219,7 +220,7 @@ class ShowState:
 
     def _ignore(self, cue: Cue, reason: str) -> bool:
         self.cues_ignored += 1
-        self.ignored.append(f"{cue.kind}: {reason}")
+        self.ignored.append(f"{cue.kind}{'' if cue.arg is None else f' {cue.arg}'}: {reason}")
         log.info("cue %s from %s ignored: %s", cue.kind, cue.source, reason)
         return False
 

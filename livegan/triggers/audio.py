@@ -297,6 +297,10 @@ class AudioInputSource(_AudioSource):
                 self._stream = None
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 class AudioFileSource(_AudioSource):
     """Play an audio file and hear it in time with the injected clock (rehearsal, tests).
 
@@ -342,8 +346,13 @@ class AudioFileSource(_AudioSource):
                                         dtype="float32", callback=self._play_callback)
             self._out.start()
             self._out_latency = float(getattr(self._out, "latency", 0.0) or 0.0)
-        except Exception as e:  # noqa: BLE001 - no speakers is fine for rehearsal
-            log.info("%s: not playing %s aloud (%s); onsets still follow the clock", self.name, self.path, e)
+        except Exception as e:  # noqa: BLE001 - no speakers is fine for rehearsal, but say so
+            # A rehearsal that plays nothing aloud must not look like a broken show: warn in the
+            # terminal and (through on_warning) in the overlay, not at INFO level only.
+            msg = f"{self.name}: not playing {Path(self.path).name} aloud ({_one_line(e)}); onsets still follow the clock"
+            log.warning(msg)
+            if self.on_warning:
+                self.on_warning(msg)
             self._out = None
 
     def _play_callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
