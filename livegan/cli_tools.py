@@ -170,7 +170,12 @@ def learn(
             return True
         return False
 
-    tap, handle = open_raw(midi or None)
+    from .errors import DeviceError
+    from .triggers.midi import MidiUnavailable
+    try:
+        tap, handle = open_raw(midi or None)
+    except MidiUnavailable as e:  # learn can't run without MIDI: say that, not "running without MIDI"
+        raise DeviceError(f"{e}; MIDI learn needs a MIDI input (or copy and edit presets/midi/generic.yaml)") from None
     try:
         preset = run_learn(tap, prompt=lambda m: echo(m), ask_skip=ask_skip, timeout=timeout,
                            name=output.stem, port_name=midi or None)

@@ -168,3 +168,16 @@ def test_demo_without_a_display_plays_headless_with_the_offline_banner(tmp_path:
     assert show.opt.notice and show.opt.notice.startswith("OFFLINE"), "the stand-ins are said on screen"
     assert show.summary.cues == 1, "the demo's cue file (first cue at 1.5 s) drives it"
     assert show.summary.warnings == [], "its banks were found and match"
+
+
+def test_learn_without_midi_says_one_thing_that_matches_what_happens(tmp_path: Path, monkeypatch, capsys):
+    import livegan.triggers.midi as midi
+
+    def no_midi(port=None):
+        raise midi.MidiUnavailable("MIDI unavailable: no ALSA sequencer (/dev/snd/seq is missing)")
+    monkeypatch.setattr(midi, "open_raw", no_midi)
+    assert cli("learn", "-o", tmp_path / "mine.yaml") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no ALSA sequencer" in err and "MIDI learn needs a MIDI input" in err, err
+    assert "running without MIDI" not in err  # it stops: it doesn't run on without MIDI
+    assert not (tmp_path / "mine.yaml").exists()

@@ -174,7 +174,7 @@ def test_rtmidi_without_sequencer_gives_one_clear_warning(caplog, capfd):
         src.poll()
     assert len(warnings) == 1
     assert warnings[0].startswith("MIDI unavailable: no ALSA sequencer (")
-    assert warnings[0].endswith("); running without MIDI")
+    assert warnings[0].endswith("); running without MIDI")  # the show says what happens next
     err = capfd.readouterr().err
     assert "Traceback" not in err and "ALSA lib" not in err  # the C library's noise is hidden
 

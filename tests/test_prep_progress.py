@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-from livegan.prep.progress import PrepProgress, fmt_clock, shorten
+from livegan.prep.progress import PrepProgress, fmt_clock
+from livegan.text import shorten
 
 
 class Steps:

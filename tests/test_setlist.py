@@ -175,6 +175,12 @@ def test_ambiguous_class_warns_with_candidates(write_yaml):
     w = warnings[0]
     assert ":5:19: warning:" in w
     assert "134" in w and "517" in w and "'crane'" in w
+    # glosses are cut at a word boundary with an ellipsis, never mid-word
+    gloss_134 = w.split("134 = ")[1].split(";")[0]
+    assert gloss_134.endswith("…") and gloss_134[:-1] == gloss_134[:-1].rstrip(), gloss_134
+    from livegan.models.imagenet import imagenet_names
+    full = imagenet_names().definitions[134]
+    assert full.startswith(gloss_134[:-1]) and full[len(gloss_134) - 1] in " ,;:", (gloss_134, full)
 
 
 def test_shipped_setlists_load():

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..text import shorten
+
 NUM_CLASSES = 1000
 
 
@@ -89,7 +91,7 @@ def resolve_class(hint: str | int) -> tuple[int, str | None]:
         hint_s = f"; did you mean {' or '.join(repr(s) for s in near)}?" if near else ""
         raise ValueError(f"unknown ImageNet class {hint!r}{hint_s} (a WordNet name or an index 0..999)")
     if len(ids) > 1:
-        cands = "; ".join(f"{i} = {names.definitions[i][:48] or names.lemmas[i][0]}" for i in ids)
+        cands = "; ".join(f"{i} = {shorten(names.definitions[i], 48) or names.lemmas[i][0]}" for i in ids)
         return ids[0], f"class name {hint!r} is shared by {len(ids)} classes: {cands}; using {ids[0]} (write the index to choose)"
     return ids[0], None
 

@@ -15,24 +15,14 @@ import sys
 import time
 from typing import Callable, TextIO
 
+from ..text import shorten
+
 
 def fmt_clock(seconds: float) -> str:
     """0:09, 1:05:00: the way rich's time columns show durations."""
     s = max(0, int(round(seconds)))
     h, m = divmod(s // 60, 60)
     return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
-
-
-def shorten(text: str, width: int) -> str:
-    """Cut at a word boundary with an ellipsis (never mid-word when a boundary is near)."""
-    text = " ".join(text.split())
-    if len(text) <= width:
-        return text
-    cut = text[: width - 1]
-    space = cut.rfind(" ")
-    if space >= width // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:") + "…"
 
 
 class PrepProgress:

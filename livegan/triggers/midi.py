@@ -114,7 +114,7 @@ class FakeMidiBackend:
 
     def _check(self) -> None:
         if not self.available:
-            raise MidiUnavailable("MIDI unavailable: no MIDI system (fake); running without MIDI")
+            raise MidiUnavailable("MIDI unavailable: no MIDI system (fake)")
 
     def list_ports(self) -> list[str]:
         self._check()
@@ -180,8 +180,7 @@ class RtMidiBackend:
         try:
             import rtmidi  # lazily: importing livegan must not need a MIDI system
         except ImportError as e:
-            raise MidiUnavailable(f"MIDI unavailable: python-rtmidi is not installed ({e}); "
-                                  "running without MIDI") from None
+            raise MidiUnavailable(f"MIDI unavailable: python-rtmidi is not installed ({e})") from None
         try:
             with quiet_c_stderr():
                 return rtmidi.MidiIn(name="livegan")
@@ -193,7 +192,7 @@ class RtMidiBackend:
                     cause = "/dev/snd/seq is missing"  # says more than rtmidi's text
             else:
                 detail = "no MIDI system"
-            raise MidiUnavailable(f"MIDI unavailable: {detail} ({cause}); running without MIDI") from None
+            raise MidiUnavailable(f"MIDI unavailable: {detail} ({cause})") from None
 
     def list_ports(self) -> list[str]:
         if self._probe is None:
@@ -311,12 +310,14 @@ class MidiInput(TriggerSource):
 
     def _fail(self, e: BaseException) -> None:
         if isinstance(e, MidiUnavailable):
-            # No MIDI system at all: retrying every second can't help. One warning.
+            # No MIDI system at all: retrying every second can't help. One warning, saying
+            # what happens next (the error itself doesn't: `livegan learn` stops on it).
             if self.available:
                 self.available = False
-                log.warning("%s", e)
+                msg = f"{e}; running without MIDI"
+                log.warning("%s", msg)
                 if self.on_warning:
-                    self.on_warning(str(e))
+                    self.on_warning(msg)
             self.last_error = str(e)
             if self.is_open:
                 self.close()
