@@ -10,4 +10,3 @@ def test_measure_midi_latency_small():
     assert r["received"] == 30 and r["dropped"] == 0
     assert 0 <= r["callback_to_queue_ms_p50"] <= r["callback_to_queue_ms_p99"]
     assert r["callback_to_queue_ms_p50"] <= r["to_drain_ms_p50"] <= r["to_drain_ms_p99"]
-    assert r["to_drain_ms_p99"] < 1000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -134,20 +133,18 @@ def test_billion_laughs_is_refused_quickly(tmp_path):
         lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
     p = tmp_path / "bomb.yaml"
     p.write_text("\n".join(lines) + "\n")
-    t0 = time.monotonic()
     e = error_of(p)
-    assert time.monotonic() - t0 < 1.0
-    assert str(e).startswith(f"{p}:2:")
+    assert str(e).startswith(f"{p}:2:")  # at the first alias: nothing was expanded
     assert "aliases" in str(e)
 
 
 def test_deep_nesting_is_refused(tmp_path):
     p = tmp_path / "deep.yaml"
     p.write_text("a: " + "[" * 200 + "]" * 200 + "\n")
-    t0 = time.monotonic()
     e = error_of(p)
-    assert time.monotonic() - t0 < 1.0
     assert "nested too deeply" in str(e)
+    line, col = map(int, str(e)[len(str(p)) + 1:].split(":")[:2])
+    assert line == 1 and col < 50  # refused where the depth limit (32) was crossed, not after parsing 200
 
 
 def test_bom_is_accepted(tmp_path):

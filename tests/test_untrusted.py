@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +90,10 @@ songs: *g
 def test_alias_bomb_is_refused_fast(tmp_path) -> None:
     p = tmp_path / "bomb.yaml"
     p.write_text(BOMB)
-    t = time.monotonic()
+    # refused at its first alias (line 2), before anything is expanded: a position, not a stopwatch
     with pytest.raises(ConfigError, match=r"bomb.yaml:2:\d+: YAML aliases") as e:
         load_setlist(p)
-    assert time.monotonic() - t < 1.0 and "\n" not in str(e.value)
+    assert "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="aliases"):
         load_midi_preset(p)
 
