@@ -83,7 +83,7 @@ def test_real_portaudio_input_through_alsa_file_device(tmp_path) -> None:
     """))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALSA_")}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
-    r = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=60,
+    r = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=600,
                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout.strip().splitlines()[-1])

@@ -34,7 +34,7 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     return sl, tmp_path / "banks"
 
 
-def livegan(*args, env_extra: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def livegan(*args, env_extra: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "OMP_NUM_THREADS": "1", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "livegan.cli", *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=timeout)

@@ -246,7 +246,7 @@ def test_derived_seed_follows_text_not_position(write_yaml):
 # -- the CLI -----------------------------------------------------------------------
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "livegan.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=600)
 
 
 def test_cli_check_bad_file_is_one_line_exit_2(tmp_path):
