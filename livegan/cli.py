@@ -113,8 +113,8 @@ def load_prep_models(model: str, clip_spec: str, *, weights: Optional[str], clip
     from .models.clip import load_clip
     from .models.registry import load_generator
 
-    # With a local checkpoint only the architecture part of MODEL/PRETRAINED matters.
-    spec = clip_spec.split("/")[0] if clip_weights else clip_spec
+    # With a local checkpoint the architecture loads it; a PRETRAINED tag still names its preprocessing.
+    spec = clip_spec
     gen = _or_fallback(lambda: load_generator(model, weights=weights, random_weights=random_weights, device=device),
                        lambda: load_generator("tiny", device=device), fallback,
                        "the offline stand-in generator 'tiny' (random weights): pictures are abstract")
@@ -161,6 +161,8 @@ def prep(
         echo(f"  bank  {b}")
     for p in s.sheets:
         echo(f"  sheet {p}")
+    if s.unsaved:
+        raise LiveganError(f"{len(s.unsaved)} bank(s) not written where they belong: " + "; ".join(s.unsaved))
 
 
 # --------------------------------------------------------------------------- show
@@ -207,13 +209,42 @@ def show(
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)
-    result = run_show(sh, seconds)
+    with _stop_gracefully(sh):  # SIGTERM/SIGHUP end the show like Esc: state saved, summary written
+        result = run_show(sh, seconds)
     out = result.as_dict()
     if summary:
         from .engine.statefile import write_json_atomic
         write_json_atomic(summary, out)
     echo(f"show ended: {out['frames']} frames, {out['cues']} cues, {out['fps']:.1f} fps, "
          f"longest stall {out['longest_stall_ms']:.0f} ms", err=True)
+
+
+class _stop_gracefully:
+    """While the show runs, SIGTERM/SIGHUP ask the loop to stop (a second one unwinds at once)."""
+
+    def __init__(self, sh) -> None:
+        self.sh, self.old = sh, {}
+
+    def _stop(self, signum, frame) -> None:
+        if self.sh.quit:  # asked twice: stop now
+            _on_terminate(signum, frame)
+        _stopped_by.append(signum)
+        self.sh.quit = True
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            for name in _TERM_SIGNALS:
+                if hasattr(signal, name):
+                    sig = getattr(signal, name)
+                    self.old[sig] = signal.signal(sig, self._stop)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
 
 
 def _validate_show_inputs(cues: Optional[Path], midi_map: Optional[str], audio_preset: Optional[str],
@@ -287,33 +318,78 @@ from . import cli_tools  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- main
+_TERM_SIGNALS = ("SIGTERM", "SIGHUP")
+_stopped_by: list[int] = []  # the signal that ended this run, if any
+
+
+def _on_terminate(signum, frame) -> None:
+    """SIGTERM/SIGHUP unwind like Ctrl-C: every ``finally`` and ``with`` removes its temp files."""
+    _stopped_by.append(signum)
+    raise KeyboardInterrupt
+
+
+def _install_signal_handlers() -> dict:
+    """Installed by :func:`main` only (importing livegan installs nothing: DESIGN.md rule 3)."""
+    import signal
+    import threading
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in _TERM_SIGNALS:
+            if hasattr(signal, name):
+                sig = getattr(signal, name)
+                old[sig] = signal.signal(sig, _on_terminate)
+    return old
+
+
+def _os_error_line(e: OSError) -> str:
+    """What the world did (disk full, read-only folder, permission), in one line."""
+    import errno
+    hint = {errno.ENOSPC: " (the disk is full: free some space)", errno.EROFS: " (the folder is read-only)",
+            errno.EDQUOT: " (disk quota exceeded)", errno.EACCES: " (no permission)"}.get(e.errno or 0, "")
+    where = f"{e.filename}: " if e.filename else ""
+    return f"{where}{e.strerror or e}{hint}"
+
+
 def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130."""
+    """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130, SIGTERM 143, SIGHUP 129."""
+    import signal
+
+    _stopped_by.clear()
+    old = _install_signal_handlers()
     try:
         rc = app(args=argv, standalone_mode=False)
         # Without standalone mode click *returns* the code of an Exit (typer turns
         # Ctrl-C into Exit(130)) instead of exiting with it.
+        if _stopped_by:
+            rc = 128 + _stopped_by[0]
         if isinstance(rc, int) and rc != 0:
-            if rc == 130:
-                typer.echo("interrupted", err=True)
+            if rc >= 128:
+                typer.echo("terminated" if _stopped_by else "interrupted", err=True)
             sys.exit(rc)
     except LiveganError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        typer.echo("terminated" if _stopped_by else "interrupted", err=True)
+        sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
     except SystemExit:
         raise
+    except OSError as e:  # disk full, read-only folder, permissions: the world, not a bug
+        typer.secho(f"error: {_os_error_line(e)}", fg=typer.colors.RED, err=True)
+        sys.exit(EXIT_USER_ERROR)
     except Exception as e:  # click's usage errors
         import click
         if isinstance(e, click.exceptions.ClickException):
             e.show()
             sys.exit(EXIT_USER_ERROR)
         if isinstance(e, click.exceptions.Abort):
-            typer.echo("interrupted", err=True)
-            sys.exit(130)
+            typer.echo("terminated" if _stopped_by else "interrupted", err=True)
+            sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
         raise
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
