@@ -322,10 +322,15 @@ _TERM_SIGNALS = ("SIGTERM", "SIGHUP")
 _stopped_by: list[int] = []  # the signal that ended this run, if any
 
 
+class Terminated(BaseException):
+    """Raised by the SIGTERM/SIGHUP handler: unwinds like Ctrl-C (every ``finally`` and ``with``
+    removes its temp files) without posing as a KeyboardInterrupt, which click and Python treat
+    specially (an interrupt that escapes makes the interpreter exit by SIGINT)."""
+
+
 def _on_terminate(signum, frame) -> None:
-    """SIGTERM/SIGHUP unwind like Ctrl-C: every ``finally`` and ``with`` removes its temp files."""
     _stopped_by.append(signum)
-    raise KeyboardInterrupt
+    raise Terminated(signum)
 
 
 def _install_signal_handlers() -> dict:
@@ -370,7 +375,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except LiveganError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         sys.exit(EXIT_USER_ERROR)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         typer.echo("terminated" if _stopped_by else "interrupted", err=True)
         sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
     except SystemExit:
@@ -393,4 +398,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m livegan.cli`: run the imported module's main, whose app has cli_tools' commands
+    # registered on it (this __main__ copy's app has only the commands defined above).
+    from livegan.cli import main as _main
+    _main()

@@ -112,6 +112,16 @@ def initial_latents(gen: Generator, classes: list[int], s: SearchSettings, g: to
     return z, logits
 
 
+def z_prior(z: torch.Tensor, truncation: float) -> torch.Tensor:
+    """(n, L, 128) -> (n,): pull toward 0, and a steep penalty outside the truncated prior.
+
+    z starts inside +-2 * truncation (truncated normal times truncation), so the
+    penalty starts there too, not at +-2: at truncation 0.4 a z of 1.5 is far outside.
+    """
+    bound = 2.0 * float(truncation)
+    return (z ** 2).mean(dim=(1, 2)) + 10 * F.relu(z.abs() - bound).pow(2).mean(dim=(1, 2))
+
+
 def make_cutouts(img: torch.Tensor, n: int, size: int, g: torch.Generator) -> torch.Tensor:
     """(C, 3, S, S) -> (C*n, 3, size, size): random square crops (50-100% of the side), flips, noise."""
     c, _, s, _ = img.shape
@@ -168,8 +178,7 @@ def search_section(gen: Generator, clip: Clip, text: str, hints: list[int], s: S
         cuts = make_cutouts(img, s.cutouts, clip.image_size, g)             # (n*K, 3, s, s)
         sim = (clip.encode_image(cuts) @ text_emb).view(n, s.cutouts)       # (n, K)
         entropy = -(y * torch.log(y + 1e-12)).sum(-1)                       # (n,)
-        # The truncated prior holds z within +-2 * truncation: the penalty starts where it ends.
-        prior = (z ** 2).mean(dim=(1, 2)) + 10 * F.relu(z.abs() - 2.0 * s.truncation).pow(2).mean(dim=(1, 2))
+        prior = z_prior(z, s.truncation)                                    # (n,)
         loss = (-sim.mean(1) + s.z_weight * prior + s.class_entropy * entropy).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
