@@ -209,7 +209,8 @@ def show(
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)
-    with _stop_gracefully(sh):  # SIGTERM/SIGHUP end the show like Esc: state saved, summary written
+    from .interrupts import StopGracefully
+    with StopGracefully(sh):  # SIGTERM/SIGHUP end the show like Esc: state saved, summary written
         result = run_show(sh, seconds)
     out = result.as_dict()
     if summary:
@@ -217,34 +218,6 @@ def show(
         write_json_atomic(summary, out)
     echo(f"show ended: {out['frames']} frames, {out['cues']} cues, {out['fps']:.1f} fps, "
          f"longest stall {out['longest_stall_ms']:.0f} ms", err=True)
-
-
-class _stop_gracefully:
-    """While the show runs, SIGTERM/SIGHUP ask the loop to stop (a second one unwinds at once)."""
-
-    def __init__(self, sh) -> None:
-        self.sh, self.old = sh, {}
-
-    def _stop(self, signum, frame) -> None:
-        if self.sh.quit:  # asked twice: stop now
-            _on_terminate(signum, frame)
-        _stopped_by.append(signum)
-        self.sh.quit = True
-
-    def __enter__(self):
-        import signal
-        import threading
-        if threading.current_thread() is threading.main_thread():
-            for name in _TERM_SIGNALS:
-                if hasattr(signal, name):
-                    sig = getattr(signal, name)
-                    self.old[sig] = signal.signal(sig, self._stop)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        import signal
-        for sig, handler in self.old.items():
-            signal.signal(sig, handler)
 
 
 def _validate_show_inputs(cues: Optional[Path], midi_map: Optional[str], audio_preset: Optional[str],
@@ -318,50 +291,12 @@ from . import cli_tools  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- main
-_TERM_SIGNALS = ("SIGTERM", "SIGHUP")
-_stopped_by: list[int] = []  # the signal that ended this run, if any
-
-
-class Terminated(BaseException):
-    """Raised by the SIGTERM/SIGHUP handler: unwinds like Ctrl-C (every ``finally`` and ``with``
-    removes its temp files) without posing as a KeyboardInterrupt, which click and Python treat
-    specially (an interrupt that escapes makes the interpreter exit by SIGINT)."""
-
-
-def _on_terminate(signum, frame) -> None:
-    _stopped_by.append(signum)
-    raise Terminated(signum)
-
-
-def _install_signal_handlers() -> dict:
-    """Installed by :func:`main` only (importing livegan installs nothing: DESIGN.md rule 3)."""
-    import signal
-    import threading
-
-    old = {}
-    if threading.current_thread() is threading.main_thread():
-        for name in _TERM_SIGNALS:
-            if hasattr(signal, name):
-                sig = getattr(signal, name)
-                old[sig] = signal.signal(sig, _on_terminate)
-    return old
-
-
-def _os_error_line(e: OSError) -> str:
-    """What the world did (disk full, read-only folder, permission), in one line."""
-    import errno
-    hint = {errno.ENOSPC: " (the disk is full: free some space)", errno.EROFS: " (the folder is read-only)",
-            errno.EDQUOT: " (disk quota exceeded)", errno.EACCES: " (no permission)"}.get(e.errno or 0, "")
-    where = f"{e.filename}: " if e.filename else ""
-    return f"{where}{e.strerror or e}{hint}"
-
-
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130, SIGTERM 143, SIGHUP 129."""
-    import signal
+    from .interrupts import Terminated, install_handlers, os_error_line, restore_handlers, stopped_by as _stopped_by
 
     _stopped_by.clear()
-    old = _install_signal_handlers()
+    old = install_handlers()
     try:
         rc = app(args=argv, standalone_mode=False)
         # Without standalone mode click *returns* the code of an Exit (typer turns
@@ -381,7 +316,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except SystemExit:
         raise
     except OSError as e:  # disk full, read-only folder, permissions: the world, not a bug
-        typer.secho(f"error: {_os_error_line(e)}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error: {os_error_line(e)}", fg=typer.colors.RED, err=True)
         sys.exit(EXIT_USER_ERROR)
     except Exception as e:  # click's usage errors
         import click
@@ -393,8 +328,7 @@ def main(argv: Optional[list[str]] = None) -> None:
             sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
         raise
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        restore_handlers(old)
 
 
 if __name__ == "__main__":
