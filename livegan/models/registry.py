@@ -209,11 +209,14 @@ def _download(url: str, dest: Path) -> None:
     import requests
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+    from ..fsio import remove_stale, temp_prefix
+
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(dest.parent)  # half downloads of a killed run
     with requests.get(url, stream=True, timeout=(10, 60)) as r:
         r.raise_for_status()
         total = int(r.headers.get("content-length", 0)) or None
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=temp_prefix(dest.name), suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f, Progress("[progress.description]{task.description}", BarColumn(),
                                                     DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:
