@@ -26,6 +26,7 @@ from .triggers.events import Cue, EventQueue, Param
 from .triggers.keyboard import Action, KeyMapper
 
 log = logging.getLogger(__name__)
+BAD_FRAMES_WARN = 5  # more NaN frames than this is said in the overlay, the log and the summary
 
 
 @dataclass
@@ -131,11 +132,20 @@ class Show:
             self.dispatch(ev, t)
         for fn in self.on_tick:
             fn(t)
+        self._check_bad_frames()
         song = self.director.position.song
         if song != self._song:
             self._song = song
             for fn in self.on_song_change:
                 fn(song)
+
+    def _check_bad_frames(self) -> None:
+        bad = self.worker.stats.bad_frames
+        if bad > BAD_FRAMES_WARN and not getattr(self, "_bad_said", False):
+            self._bad_said = True
+            msg = f"{bad} frames came out bad (NaN) and were dropped: a broken bank or generator?"
+            log.warning("%s", msg)
+            self.warn(msg)
 
     def dispatch(self, ev: Cue | Param, t: float) -> None:
         if isinstance(ev, Cue):
@@ -223,6 +233,7 @@ class Show:
         s.seconds = seconds
         s.fps = s.frames / seconds if seconds > 0 else 0.0
         s.dropped_cues = self.events.dropped_cues
+        self._check_bad_frames()
         w = self.worker.stats
         s.generated = w.frames
         s.faults = {"generator_errors": w.errors, "out_of_memory": w.ooms, "bad_frames": w.bad_frames,

@@ -114,8 +114,8 @@ def load_prep_models(model: str, clip_spec: str, *, weights: Optional[str], clip
     from .models.clip import load_clip
     from .models.registry import load_generator
 
-    # With a local checkpoint only the architecture part of MODEL/PRETRAINED matters.
-    spec = clip_spec.split("/")[0] if clip_weights else clip_spec
+    # With a local checkpoint the architecture loads it; a PRETRAINED tag still names its preprocessing.
+    spec = clip_spec
     gen = _or_fallback(lambda: load_generator(model, weights=weights, random_weights=random_weights, device=device),
                        lambda: load_generator("tiny", device=device), fallback,
                        "the offline stand-in generator 'tiny' (random weights): pictures are abstract")
@@ -162,6 +162,8 @@ def prep(
         echo(f"  bank  {b}")
     for p in s.sheets:
         echo(f"  sheet {p}")
+    if s.unsaved:
+        raise LiveganError(f"{len(s.unsaved)} bank(s) not written where they belong: " + "; ".join(s.unsaved))
 
 
 # --------------------------------------------------------------------------- show
@@ -208,7 +210,9 @@ def show(
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)
-    result = run_show(sh, seconds)
+    from .interrupts import StopGracefully
+    with StopGracefully(sh):  # SIGTERM/SIGHUP end the show like Esc: state saved, summary written
+        result = run_show(sh, seconds)
     out = result.as_dict()
     if summary:
         from .engine.statefile import write_json_atomic
@@ -289,32 +293,43 @@ from . import cli_tools  # noqa: E402,F401
 
 # --------------------------------------------------------------------------- main
 def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130."""
+    """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130, SIGTERM 143, SIGHUP 129."""
+    from .interrupts import Terminated, install_handlers, os_error_line, restore_handlers, stopped_by as _stopped_by
+
+    _stopped_by.clear()
+    old = install_handlers()
     try:
         rc = app(args=argv, standalone_mode=False)
         # Without standalone mode click *returns* the code of an Exit (typer turns
         # Ctrl-C into Exit(130)) instead of exiting with it.
+        if _stopped_by:
+            rc = 128 + _stopped_by[0]
         if isinstance(rc, int) and rc != 0:
-            if rc == 130:
-                typer.echo("interrupted", err=True)
+            if rc >= 128:
+                typer.echo("terminated" if _stopped_by else "interrupted", err=True)
             sys.exit(rc)
     except LiveganError as e:
         typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
         sys.exit(EXIT_USER_ERROR)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+    except (KeyboardInterrupt, Terminated):
+        typer.echo("terminated" if _stopped_by else "interrupted", err=True)
+        sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
     except SystemExit:
         raise
+    except OSError as e:  # disk full, read-only folder, permissions: the world, not a bug
+        typer.secho(f"error: {os_error_line(e)}", fg=typer.colors.RED, err=True)
+        sys.exit(EXIT_USER_ERROR)
     except Exception as e:  # click's usage errors (from click itself or typer's bundled copy)
         usage, abort = _click_exception_types()
         if isinstance(e, usage):
             e.show()
             sys.exit(EXIT_USER_ERROR)
         if isinstance(e, abort):
-            typer.echo("interrupted", err=True)
-            sys.exit(130)
+            typer.echo("terminated" if _stopped_by else "interrupted", err=True)
+            sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
         raise
+    finally:
+        restore_handlers(old)
 
 
 def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
@@ -339,4 +354,7 @@ def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
     return tuple(usage), tuple(abort)
 
 if __name__ == "__main__":
-    main()
+    # `python -m livegan.cli`: run the imported module's main, whose app has cli_tools' commands
+    # registered on it (this __main__ copy's app has only the commands defined above).
+    from livegan.cli import main as _main
+    _main()

@@ -41,12 +41,13 @@ def render(
     drift: float = OPT_DRIFT,
     batch: Optional[int] = typer.Option(None, "--batch", min=1, max=64,
                                         help="frames per generator call [default: 2 on a CPU, 8 on a GPU]"),
+    force: bool = typer.Option(False, "--force", help="replace an existing -o file (never one of the inputs)"),
 ) -> None:
     """Render a music video offline: a cue file or an audio file in, mp4 (or PNG frames) out."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from .errors import ConfigError
-    from .render import RenderJob, audio_cues, render_frames
-    from .bank import default_banks
+    from .render import RenderJob, audio_cues, check_output, render_frames
+    from .bank import bank_path, default_banks
     from .session import ShowConfig, load_show_generator
     from .setlist import load_setlist
 
@@ -54,6 +55,12 @@ def render(
         raise ConfigError("give exactly one of -o VIDEO.mp4 or --frames DIR")
     if cues is None and audio is None and seconds is None:
         raise ConfigError("give --cues FILE and/or --audio FILE, or at least --seconds for a cue-less drift")
+    banks = banks or default_banks(setlist)
+    if output is not None:  # before any work: never clobber the setlist, the audio, a folder...
+        check_output(output, [setlist, audio, cues, bank_path(banks, song), banks], force)
+    else:
+        from .outputs.recorder import FramesRecorder
+        FramesRecorder(frames).check_target()
     sl = load_setlist(setlist)
     song_i = sl.song_index(song)
     cue_list = []
@@ -67,7 +74,6 @@ def render(
         length = seconds or alen
     if length is None:
         raise ConfigError("--seconds is needed with --cues (or give --audio)")
-    banks = banks or default_banks(setlist)
     gen = load_show_generator(ShowConfig(setlist=setlist, banks=banks, model=model, weights=weights, device=device,
                                          dtype=dtype, random_weights=random_weights), sl, banks, notice)
     # Measured on a 2-core CPU with bf16: batches of 2 beat 4 and 8; GPUs like big batches.
@@ -90,10 +96,16 @@ def render(
             done = bar.tasks[0].completed
             bar.update(task, rate=f"{done / max(1e-9, time.perf_counter() - t0):.1f}")
 
-        written = render_frames(sl, gen, banks, job, cue_list, sink, progress=advance)
+        report: dict = {}
+        written = render_frames(sl, gen, banks, job, cue_list, sink, progress=advance, report=report)
     dt = time.perf_counter() - t0
     echo(f"wrote {frames or output}: {written} frames ({length:.1f} s at {fps:g} fps), {len(cue_list)} cues, "
          f"{written / dt:.1f} frames/s")
+    from .render import BAD_FRAMES_WARN
+    if report["bad_frames"] > BAD_FRAMES_WARN:
+        notice(f"{report['bad_frames']} of {written} frames were bad (NaN) and hold the frame before them")
+    for w in report.get("warnings", []):
+        notice(w)
 
 
 # --------------------------------------------------------------------------- bench

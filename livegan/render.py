@@ -21,12 +21,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .engine.director import Director, FrameSpec
 from .engine.state import Position, plans_from_setlist
-from .errors import ConfigError, NonFiniteFrames
+from .errors import ConfigError, LiveganError, NonFiniteFrames, Where
 from .setlist import Setlist
 from .showbanks import ShowKeyframes
 from .triggers.events import Cue
 
 log = logging.getLogger(__name__)
+# A few NaN frames (held over by the last good one) go unnoticed in a video; more are
+# reported loudly, and a render that is mostly bad frames writes no video at all.
+BAD_FRAMES_WARN = 5
 
 
 @dataclass
@@ -106,12 +109,19 @@ def plan_batches(n_frames: int, fps: float, cue_times: list[float], batch: int) 
 
 
 def render_frames(sl: Setlist, gen, banks: str | Path, job: RenderJob, cues: list[tuple[float, Cue]],
-                  sink, progress=None) -> int:
-    """Render ``job`` into ``sink`` (an Output: VideoRecorder/FramesRecorder/NullOutput); returns frames written."""
+                  sink, progress=None, report: dict | None = None) -> int:
+    """Render ``job`` into ``sink`` (an Output: VideoRecorder/FramesRecorder/NullOutput); returns frames written.
+
+    ``report`` (if given) gets ``bad_frames`` and ``warnings``. More than half the
+    frames bad is a LiveganError raised inside the sink's ``with`` (nothing is written).
+    """
+    report = report if report is not None else {}
+    report.setdefault("bad_frames", 0)
     gid = {"name": gen.id.name, "weights": gen.id.weights}
     keyframes = ShowKeyframes(sl, banks, gid, gen.num_latents)
     for w in keyframes.warnings:
         log.warning("%s", w)
+    report["warnings"] = list(keyframes.warnings)
     plans = [dataclasses.replace(p, variants=keyframes.variants(i)) for i, p in enumerate(plans_from_setlist(sl))]
     director = Director(plans, keyframes, drift_amount=job.drift, drift_speed=job.drift_speed,
                         truncation=sl.defaults.truncation, start=Position(job.song, 0, 0), t0=0.0)
@@ -134,6 +144,7 @@ def render_frames(sl: Setlist, gen, banks: str | Path, job: RenderJob, cues: lis
         text = lyrics[info["song_index"]][info["section"]]
         for spec, img in zip(specs, images):
             if img is None:  # NaN frame: hold the last good one
+                report["bad_frames"] += 1
                 img = last_good if last_good is not None else np.zeros((gen.size, gen.size, 3), np.uint8)
             last_good = img
             frame = img if img.shape[0] == size else np.asarray(
@@ -146,6 +157,12 @@ def render_frames(sl: Setlist, gen, banks: str | Path, job: RenderJob, cues: lis
             written += 1
         if progress is not None:
             progress(len(idx))
+    bad = report["bad_frames"]
+    if bad > BAD_FRAMES_WARN and 2 * bad > written:
+        raise LiveganError(f"{bad} of {written} frames came out NaN (bad generator weights or keyframes?); "
+                           "no video written")
+    if bad > BAD_FRAMES_WARN:
+        log.warning("%d of %d frames came out NaN and were replaced by the frame before", bad, written)
     return written
 
 
@@ -165,3 +182,22 @@ def _render(gen, specs: list[FrameSpec]) -> list[np.ndarray | None]:
             out.extend(None if bad else img for img, bad in zip(e.images, e.bad))
         i = j
     return out
+
+
+def check_output(output: Path, inputs: list[Path], force: bool) -> None:
+    """Refuse, before any rendering, to write the video over one of the render's own inputs (even
+    with --force), over a folder, or over an existing file livegan didn't make without ``force``."""
+    out = Path(output)
+    if out.is_dir():
+        raise ConfigError("is a folder; give a video file name", Where(str(out)))
+    if not out.exists() and not out.is_symlink():
+        return
+    real = out.resolve()
+    for p in inputs:
+        if p is not None and Path(p).exists() and Path(p).resolve() == real:
+            raise ConfigError(f"is one of this render's inputs ({p}); choose another output name", Where(str(out)))
+    from .outputs.recorder import made_by_livegan
+
+    if not force and not made_by_livegan(out):  # an earlier render of ours may be replaced
+        raise ConfigError("already exists and was not made by livegan render; pass --force to replace it",
+                          Where(str(out)))

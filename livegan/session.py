@@ -18,7 +18,7 @@ from .clock import Clock, MonotonicClock
 from .bank import default_banks
 from .engine.director import Director
 from .engine.state import plans_from_setlist
-from .engine.statefile import StateSaver, load_state, resume_state
+from .engine.statefile import StateSaver, load_state, relocate, resume_state
 from .engine.worker import RenderWorker
 from .errors import LiveganError
 from .outputs.base import Output
@@ -75,7 +75,11 @@ def auto_dtype(device: str) -> str:
 
 
 def load_show_generator(cfg: ShowConfig, sl: Setlist, banks: Path, notice: Callable[[str], None]):
-    """The generator the banks were made with (their metadata names it) unless --model overrides."""
+    """The setlist's model (or --model), with the weights most of its banks agree on.
+
+    No single bank decides: one with bad or foreign generator metadata is that
+    song's problem (a warning and a class-hint walk), never the show's.
+    """
     from .models.registry import generator_from_id, load_generator, resolve_device
 
     device = resolve_device(cfg.device)
@@ -84,9 +88,12 @@ def load_show_generator(cfg: ShowConfig, sl: Setlist, banks: Path, notice: Calla
         if cfg.model or cfg.weights:
             return load_generator(cfg.model or "custom", weights=cfg.weights, device=device, dtype=dtype,
                                   random_weights=cfg.random_weights)
-        gid = find_bank_generator(sl, banks)
+        gid = find_bank_generator(sl, banks, sl.defaults.model)
         if gid is not None:
-            return generator_from_id(gid, device=device, dtype=dtype)
+            try:
+                return generator_from_id(gid, device=device, dtype=dtype)
+            except LiveganError as e:  # e.g. the folder the banks name is gone: the model itself, then
+                notice(f"{e}; loading {sl.defaults.model} as named in the setlist")
         return load_generator(sl.defaults.model, device=device, dtype=dtype)
     except LiveganError as e:
         notice(f"{e}")
@@ -139,12 +146,16 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     if cfg.resume:
         data = load_state(state_path)
         if data is not None:
+            data, said = relocate(data, [s.title for s in sl.songs], [[x.text for x in s.sections] for s in sl.songs])
+            notice(said)
+        if data is not None:
             state = resume_state(data, plans, t0=clock.now())
-            notice(f"resuming at song {state.position.song + 1}, section {state.position.section + 1}")
     director = Director(plans, keyframes, drift_amount=cfg.drift, drift_speed=cfg.drift_speed,
                         truncation=sl.defaults.truncation, t0=clock.now(), state=state)
     saver = StateSaver(state_path, setlist=str(cfg.setlist))
-    director.on_position_change = lambda p: saver.save(p, t=clock.now(), state=director.state.to_dict())
+    director.on_position_change = lambda p: saver.save(
+        p, t=clock.now(), state=director.state.to_dict(), song_title=sl.songs[p[0]].title,
+        section_text=sl.songs[p[0]].sections[p[1]].text)
     events = EventQueue()
     sources = make_sources(cfg, sl, events, clock)
     worker = RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,

@@ -2,7 +2,10 @@
 
 A song whose bank is missing, corrupt or made for another generator is named
 in a warning at start and plays a walk between its sections' class hints
-(seeded z, one-hot classes) instead of stopping the show.
+(seeded z, one-hot classes) instead of stopping the show. No bank decides
+anything for the other songs: the show's generator is the setlist's model
+(or ``--model``), with the weights most of the banks made for that model
+agree on (:func:`find_bank_generator`).
 """
 
 from __future__ import annotations
@@ -21,14 +24,30 @@ from .setlist import Setlist, section_seed
 log = logging.getLogger(__name__)
 
 
-def find_bank_generator(sl: Setlist, banks_dir: Path) -> dict | None:
-    """The generator named by the first readable bank of the setlist (what the show should load)."""
-    for song in sl.songs:
+def find_bank_generator(sl: Setlist, banks_dir: Path, name: str | None = None) -> dict | None:
+    """The generator id (``{"name", "weights", ...}``) that most readable banks made for model
+    ``name`` (default: the setlist's) agree on; ties go to the weights the model loads by default
+    (downloaded, or random seed 0), then to the earlier song. None: no bank agrees.
+
+    A stray or damaged bank can only lose the vote, never switch the show to another model.
+    """
+    name = name or sl.defaults.model
+    votes: dict[tuple[str, str], list] = {}  # (name, weights) -> [count, first song, gid]
+    for i, song in enumerate(sl.songs):
         try:
-            return load_bank(bank_path(banks_dir, song.title)).generator
+            gid = load_bank(bank_path(banks_dir, song.title)).generator
         except BankError:
             continue
-    return None
+        if gid.get("name") != name:
+            continue
+        vote = votes.setdefault((gid["name"], gid["weights"]), [0, i, gid])
+        vote[0] += 1
+    if not votes:
+        return None
+    def default(gid: dict) -> bool:
+        return gid["weights"] == "random:0" or gid["weights"].startswith("download")
+
+    return max(votes.values(), key=lambda v: (v[0], default(v[2]), -v[1]))[2]
 
 
 def fallback_keyframe(sl: Setlist, song: int, section: int, variant: int, layers: int) -> Keyframe:
@@ -50,6 +69,7 @@ class ShowKeyframes:
         self.layers = layers
         self.banks: dict[int, Bank] = {}
         self.warnings: list[str] = []
+        unverified: list[str] = []
         for i, song in enumerate(sl.songs):
             path = bank_path(banks_dir, song.title)
             try:
@@ -62,6 +82,17 @@ class ShowKeyframes:
                 self.warnings.append(f"{song.title!r}: bank {path.name} {problem} -- playing a walk between its class hints")
                 continue
             self.banks[i] = bank
+            trunc = bank.settings.get("truncation")
+            if isinstance(trunc, (int, float)) and abs(float(trunc) - sl.defaults.truncation) > 1e-6:
+                self.warnings.append(f"{song.title!r}: bank {path.name} was searched at truncation {trunc:g}, "
+                                     f"the setlist says {sl.defaults.truncation:g}: the pictures differ from "
+                                     "the ones prep scored (re-run prep)")
+            if not bank.verified:
+                unverified.append(path.name)
+        if unverified:  # one line for all of them: older banks are common, not an emergency
+            self.warnings.append(f"{len(unverified)} bank(s) have no checksum (made by an older livegan), played "
+                                 f"unverified: {', '.join(unverified[:3])}{' …' if len(unverified) > 3 else ''} "
+                                 "(re-run prep to add one)")
         for w in self.warnings:
             log.warning("%s", w)
 

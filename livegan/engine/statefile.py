@@ -6,6 +6,10 @@ only stores the latest value and wakes a background thread, which writes a
 small JSON file atomically (temp file in the same folder, flush, fsync,
 os.replace), so a crash mid-write leaves the previous file intact. Failures
 (read-only folder, full disk) are counted and warned about once, never raised.
+
+The file names the song and section by title and lyric as well as by index,
+so after songs are reordered, inserted or removed :func:`relocate` finds the
+same song and section again (or says plainly why it can't).
 """
 
 from __future__ import annotations
@@ -47,12 +51,16 @@ class StateSaver:
         self._thread: threading.Thread | None = None  # started on first save: no side effects before
 
     def save(self, position: Position | tuple[int, int, int], *, t: float | None = None,
-             state: dict[str, Any] | None = None) -> None:
-        """Record the latest position (and show time, and ShowState.to_dict()); returns at once."""
+             state: dict[str, Any] | None = None, song_title: str | None = None,
+             section_text: str | None = None) -> None:
+        """Record the latest position (and show time, ShowState.to_dict(), and the song's title and
+        the section's lyric, so --resume finds them after a reorder); returns at once."""
         data = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "position": {"song": int(position[0]), "section": int(position[1]), "variant": int(position[2])},
+            "song_title": song_title,
+            "section_text": section_text,
             "setlist": self.setlist,
             "t": t,
             "state": state,
@@ -143,6 +151,44 @@ def saved_position(data: dict[str, Any]) -> Position:
     """The Position in a dict returned by :func:`load_state`."""
     p = data["position"]
     return Position(p["song"], p["section"], p["variant"])
+
+
+def relocate(data: dict[str, Any], titles: Sequence[str],
+             sections: Sequence[Sequence[str]]) -> tuple[dict[str, Any] | None, str]:
+    """Map a saved position onto the setlist as it is now, by song title and lyric.
+
+    Returns (data with the position rewritten, or None to start from the top;
+    one line saying what happened). States saved without a title (older
+    livegan) resume by index, and say so.
+    """
+    pos = data["position"]
+    state = data.get("state") if isinstance(data.get("state"), dict) else None
+    title = data.get("song_title") or (state or {}).get("song_title")
+    if not isinstance(title, str):
+        if pos["song"] >= len(titles):
+            return None, "the saved position is past the end of the setlist; starting from the top"
+        return data, (f"resuming at song {pos['song'] + 1}, section {pos['section'] + 1} (by position: the "
+                      "saved state names no song title; it was saved by an older livegan)")
+    if title not in titles:
+        return None, f"the song {title!r} the show stopped in is no longer in the setlist; starting from the top"
+    song = list(titles).index(title)
+    texts = list(sections[song])
+    text = data.get("section_text")
+    sec, note = pos["section"], ""
+    if isinstance(text, str) and not (sec < len(texts) and texts[sec] == text):
+        if text in texts:
+            sec = texts.index(text)
+        else:
+            sec = min(sec, len(texts) - 1)
+            note = f" (its line {text!r} is gone: section {sec + 1} instead)"
+    elif sec >= len(texts):
+        sec, note = len(texts) - 1, f" (it has {len(texts)} sections now)"
+    out = {**data, "position": {**pos, "song": song, "section": sec}}
+    if state is not None and (song, sec) != (pos["song"], pos["section"]):
+        # visit counts are keyed by the old indices: keep the rest, not those
+        out["state"] = {k: v for k, v in state.items() if k != "visits"}
+    moved = f" (it was song {pos['song'] + 1} when saved)" if song != pos["song"] else ""
+    return out, f"resuming at song {song + 1}, section {sec + 1}: {title!r}{moved}{note}"
 
 
 def resume_state(data: dict[str, Any], plans: Sequence[SongPlan], t0: float = 0.0) -> ShowState:

@@ -72,11 +72,17 @@ def init_random_(model: BigGAN, seed: int) -> None:
             p.fill_(3.0 if name.endswith("generator.bn.weight") else 0.0)
         else:
             p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(max(1, p[0].numel())))
+    # BatchNorm statistics: one row per truncation 0, 0.02, ..., 1. Real BigGANs have
+    # distinct rows (so truncation changes the picture); give random ones smooth,
+    # distinct rows too, from their own generator so every other value stays as it was.
+    gs = torch.Generator().manual_seed(seed + 1)
     for name, b in model.named_buffers():
         if name.endswith("running_means"):
-            b.zero_()
+            t = torch.linspace(0, 1, b.shape[0])[:, None]                  # (n_stats, 1)
+            b.copy_(0.3 * t * torch.randn(b.shape[1], generator=gs))       # (n_stats, C)
         elif name.endswith("running_vars"):
-            b.fill_(1.0)
+            t = torch.linspace(0, 1, b.shape[0])[:, None]
+            b.copy_(1.0 + 1.5 * t * torch.rand(b.shape[1], generator=gs))  # (n_stats, C), > 0
         elif name.endswith("weight_u") or name.endswith("weight_v"):
             b.copy_(F.normalize(torch.randn(b.shape, generator=g), dim=0))
     for mod in model.modules():
@@ -160,11 +166,11 @@ class Generator:
         k = 1
         for layer in self._blocks:
             if isinstance(layer, GenBlock):
-                x = layer(x, cond[:, k], truncation)
+                x = gen_block(layer, x, cond[:, k], truncation)
                 k += 1
             else:
                 x = layer(x)
-        x = gen.relu(gen.bn(x, truncation))
+        x = gen.relu(batch_norm(gen.bn, x, truncation))
         x = gen.conv_to_rgb(x)[:, :3]
         return torch.tanh(x)                                 # (B, 3, S, S)
 
@@ -183,6 +189,51 @@ class Generator:
         if bool(bad.any()):
             raise NonFiniteFrames(frames, bad.cpu().numpy())
         return frames
+
+
+def bn_stats(bn: torch.nn.Module, truncation: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance (C,) for ``truncation``: rows are stored for 0, 1/(n-1), ..., 1.
+
+    Linear between the two nearest rows, weighted the right way round (the
+    library weights the lower row by the fraction *above* it, so between rows
+    its statistics run backwards and a truncation glide jumps at every row).
+    """
+    n = bn.running_means.shape[0]
+    pos = min(max(float(truncation), 0.0), 1.0) * (n - 1)
+    lo = min(int(math.floor(pos)), n - 1)
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    mean = torch.lerp(bn.running_means[lo], bn.running_means[hi], frac)  # (C,)
+    var = torch.lerp(bn.running_vars[lo], bn.running_vars[hi], frac)     # (C,)
+    return mean, var
+
+
+def batch_norm(bn: torch.nn.Module, x: torch.Tensor, truncation: float,
+               cond: torch.Tensor | None = None) -> torch.Tensor:
+    """BigGANBatchNorm's forward with correctly interpolated statistics; x (B, C, H, W)."""
+    mean, var = bn_stats(bn, truncation)
+    if bn.conditional:
+        weight = 1 + bn.scale(cond)[:, :, None, None]                      # (B, C, 1, 1)
+        bias = bn.offset(cond)[:, :, None, None]                           # (B, C, 1, 1)
+        return (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + bn.eps) * weight + bias
+    return F.batch_norm(x, mean, var, bn.weight, bn.bias, training=False, momentum=0.0, eps=bn.eps)
+
+
+def gen_block(block: GenBlock, x: torch.Tensor, cond: torch.Tensor, truncation: float) -> torch.Tensor:
+    """GenBlock's forward (pytorch-pretrained-biggan) with :func:`batch_norm`; x (B, C, H, W)."""
+    x0 = x
+    x = block.conv_0(block.relu(batch_norm(block.bn_0, x, truncation, cond)))
+    x = block.relu(batch_norm(block.bn_1, x, truncation, cond))
+    if block.up_sample:
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+    x = block.conv_1(x)
+    x = block.conv_2(block.relu(batch_norm(block.bn_2, x, truncation, cond)))
+    x = block.conv_3(block.relu(batch_norm(block.bn_3, x, truncation, cond)))
+    if block.drop_channels:
+        x0 = x0[:, : x0.shape[1] // 2]
+    if block.up_sample:
+        x0 = F.interpolate(x0, scale_factor=2, mode="nearest")
+    return x + x0
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:

@@ -63,11 +63,39 @@ def check_generator_name(name: str) -> None:
 
 
 def fingerprint(path: Path) -> str:
-    """A cheap stable id of a weights file: sha256 of its size and first 16 MiB."""
-    h = hashlib.sha256(str(path.stat().st_size).encode())
+    """sha256 of the whole weights file (two files that differ anywhere get different ids).
+
+    Hashing a 1 GB file takes seconds, so the result is cached in the livegan
+    cache, keyed by the file's absolute path, size and mtime: touched or
+    replaced files are hashed again.
+    """
+    from ..fsio import atomic_write_bytes
+
+    path = Path(path)
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    index = cache_dir() / "fingerprints.json"
+    try:
+        known = json.loads(index.read_text(encoding="utf-8"))
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    hit = known.get(key)
+    if isinstance(hit, str) and hit.startswith("sha256:"):
+        return hit
+    h = hashlib.sha256()
     with open(path, "rb") as f:
-        h.update(f.read(16 << 20))
-    return "sha256:" + h.hexdigest()[:16]
+        for chunk in iter(lambda: f.read(8 << 20), b""):
+            h.update(chunk)
+    fp = "sha256:" + h.hexdigest()[:32]
+    known = {k: v for k, v in known.items() if not k.startswith(f"{path.resolve()}|")}  # one entry per path
+    known[key] = fp
+    try:
+        atomic_write_bytes(index, json.dumps(known, indent=0).encode())
+    except OSError as e:  # a read-only cache costs time, not correctness
+        log.info("cannot cache the fingerprint of %s (%s)", path, e)
+    return fp
 
 
 def _weights_file(folder: Path) -> Path:
@@ -92,9 +120,10 @@ def load_biggan_folder(folder: str | Path, name: str | None = None) -> tuple[tor
         if not isinstance(raw, dict):
             raise ValueError("expected a JSON object")
         config = BigGANConfig.from_dict(raw)
+        check_config_size(config, str(cfg_path))
         model = BigGAN(config)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OSError) as e:
-        raise ModelError(f"{cfg_path}: not a BigGAN config ({e})") from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OSError, RuntimeError) as e:
+        raise ModelError(f"{cfg_path}: not a BigGAN config ({str(e).splitlines()[0][:200]})") from None
     init_random_(model, 0)  # nothing uninitialised, whatever the file holds
     wfile = _weights_file(folder)
     try:
@@ -105,6 +134,15 @@ def load_biggan_folder(folder: str | Path, name: str | None = None) -> tuple[tor
             state = torch.load(wfile, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is one user-facing line
         raise ModelError(f"{wfile}: cannot read weights ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    if not isinstance(state, dict):
+        raise ModelError(f"{wfile}: not a state dict of tensors")
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k in own and (not isinstance(v, torch.Tensor) or v.shape != own[k].shape)]
+    if wrong:  # e.g. config.json for biggan-deep-128, weights of -256
+        k = wrong[0]
+        got = tuple(state[k].shape) if isinstance(state[k], torch.Tensor) else type(state[k]).__name__
+        raise ModelError(f"{wfile}: weights don't match the BigGAN in config.json: {len(wrong)} tensors have "
+                         f"other shapes (e.g. {k}: {got}, config wants {tuple(own[k].shape)})")
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         parts = []
@@ -121,6 +159,44 @@ def load_biggan_folder(folder: str | Path, name: str | None = None) -> tuple[tor
     return model, GeneratorId(arch, fingerprint(wfile), {"folder": str(folder)})
 
 
+MAX_PARAMS = 400_000_000  # biggan-deep-512 has 56 M; 400 M float32 is 1.6 GB
+
+
+def estimate_params(config) -> int:
+    """Parameters a BigGAN config would allocate, counted from its shapes (nothing allocated)."""
+    ch, zd, ce, nc = int(config.channel_width), int(config.z_dim), int(config.class_embed_dim), int(config.num_classes)
+    n_stats = int(config.n_stats)
+    cond = zd + ce
+    total = nc * ce + cond * 4 * 4 * 16 * ch                        # embeddings + gen_z
+    for i, layer in enumerate(config.layers):
+        _, cin, cout = (int(x) for x in layer)
+        cin, cout = cin * ch, cout * ch
+        mid = cin // 4
+        total += 2 * cond * (cin + 3 * mid) + 2 * n_stats * (cin + 3 * mid)  # BN scale/offset + stats
+        total += cin * mid + 2 * mid * mid * 9 + mid * cout               # conv_0..conv_3
+        if i == int(config.attention_layer_position):
+            total += cout * cout                                       # self-attention (about)
+    return total
+
+
+def check_config_size(config, where: str) -> None:
+    """Refuse absurd configs (a channel width that would allocate tens of GB) before allocating."""
+    try:
+        dims = [int(config.channel_width), int(config.z_dim), int(config.class_embed_dim),
+                int(config.num_classes), int(config.n_stats), int(config.output_dim)]
+        layers = [tuple(int(x) for x in layer) for layer in config.layers]
+    except (TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"malformed sizes ({e})") from None
+    if min(dims) < 1 or not layers or any(len(layer) != 3 or min(layer[1:]) < 1 for layer in layers):
+        raise ValueError("sizes must be positive and layers [[upsample, in, out], ...]")
+    if config.n_stats < 2:
+        raise ValueError("n_stats must be at least 2")
+    n = estimate_params(config)
+    if n > MAX_PARAMS:
+        raise ValueError(f"it would allocate about {n * 4 / 1e9:.0f} GB of weights "
+                         f"({n / 1e6:.0f} M parameters; the largest BigGAN-deep has 56 M); refused")
+
+
 def save_biggan_folder(model: torch.nn.Module, folder: str | Path) -> None:
     """Write config.json + pytorch_model.bin (spectral norm not baked), the layout load reads."""
     folder = Path(folder)
@@ -134,11 +210,14 @@ def _download(url: str, dest: Path) -> None:
     import requests
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+    from ..fsio import remove_stale, temp_prefix
+
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(dest.parent)  # half downloads of a killed run
     with requests.get(url, stream=True, timeout=(10, 60)) as r:
         r.raise_for_status()
         total = int(r.headers.get("content-length", 0)) or None
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=temp_prefix(dest.name), suffix=".tmp")
         user_mode(fd)
         try:
             with os.fdopen(fd, "wb") as f, Progress("[progress.description]{task.description}", BarColumn(),
@@ -188,8 +267,15 @@ def load_generator(name: str = "biggan-deep-256", *, weights: str | None = None,
 
 def generator_from_id(gid: dict, *, device: str = "auto", dtype: str = "float32",
                       weights: str | None = None) -> Generator:
-    """The generator a bank's metadata names (``{"name":…, "weights":…}``)."""
-    w = str(gid.get("weights", ""))
+    """The generator a bank's metadata names (``{"name":…, "weights":…}``); metadata is untrusted:
+    anything malformed (``random:NaN``, a 20-digit seed, ``extra`` not a mapping) is a ModelError."""
+    from ..bank import generator_problem
+
+    problem = generator_problem(gid)
+    if problem:
+        raise ModelError(f"bank names an unusable generator: {problem}")
+    check_generator_name(gid["name"])
+    w = gid["weights"]
     if w.startswith("random:"):
         return load_generator(gid["name"], random_weights=True, seed=int(w.split(":")[1]), device=device, dtype=dtype)
     folder = weights or gid.get("extra", {}).get("folder")

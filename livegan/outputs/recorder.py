@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, LiveganError, Where
-from ..fsio import user_mode
+from ..fsio import remove_stale, temp_prefix, user_mode
 from .base import Output, Size, fit_rect
 
 log = logging.getLogger(__name__)
+MARK = "made by livegan render"  # in the mp4's comment tag: `render -o` may replace such a file without --force
 
 
 def _letterbox(frame: np.ndarray, size: Size) -> np.ndarray:
@@ -86,7 +87,8 @@ class VideoRecorder(Output):
         folder = self.path.parent if str(self.path.parent) else Path(".")
         if not folder.is_dir():
             raise ConfigError("output folder does not exist", Where(str(folder)))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.stem}.", suffix=".partial.mp4")
+        remove_stale(folder)  # what a killed render left behind
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(self.path.stem), suffix=".partial.mp4")
         user_mode(fd)  # the video is the user's file: their umask, not mkstemp's 0600
         os.close(fd)
         self._tmp = Path(tmp)
@@ -101,7 +103,8 @@ class VideoRecorder(Output):
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{self.fps:g}", "-i", "-",
         ]
         cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
-                "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
+                "-pix_fmt", "yuv420p", "-metadata", f"comment={MARK}", "-movflags", "+faststart", "-f", "mp4",
+                str(self._tmp)]
         log.debug("ffmpeg: %s", " ".join(cmd))
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
@@ -168,7 +171,8 @@ class VideoRecorder(Output):
             imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostats", "-loglevel", "error",
             "-i", str(self._tmp), "-i", str(self.audio), "-map", "0:v:0", "-map", "1:a:0",
             "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-af", "apad",
-            "-t", f"{self.frames / self.fps:.6f}", "-movflags", "+faststart", "-f", "mp4", str(muxed),
+            "-t", f"{self.frames / self.fps:.6f}", "-metadata", f"comment={MARK}", "-movflags", "+faststart",
+            "-f", "mp4", str(muxed),
         ]
         try:
             res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
@@ -225,6 +229,10 @@ class FramesRecorder(Output):
         self._tmp: Path | None = None
         self._size: Size | None = None
 
+    def check_target(self) -> None:
+        """Refuse a target that is a file or a folder with anything but frame PNGs (call before rendering)."""
+        self._check_target()
+
     def _check_target(self) -> None:
         p = self.path
         if p.exists() and not p.is_dir():
@@ -239,7 +247,8 @@ class FramesRecorder(Output):
         parent = self.path.parent
         if not parent.is_dir():
             raise ConfigError("output folder does not exist", Where(str(parent)))
-        self._tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.path.name}.", suffix=".partial"))
+        remove_stale(parent)
+        self._tmp = Path(tempfile.mkdtemp(dir=parent, prefix=temp_prefix(self.path.name), suffix=".partial"))
         user_mode(self._tmp, directory=True)
 
     def _present(self, frame: np.ndarray, overlay: dict | None) -> None:
@@ -278,6 +287,16 @@ class FramesRecorder(Output):
     @property
     def size(self) -> Size | None:
         return self._size
+
+
+def made_by_livegan(path: str | Path) -> bool:
+    """True when ``path`` is an mp4 a livegan render wrote (its comment tag, in the moov atom at the front)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and MARK.encode() in head
 
 
 def read_video_frames(path: str | Path) -> tuple[int, float, bool]:

@@ -5,6 +5,11 @@ Each finished section is cached at once as its own tiny bank file under
 song's bank is written (atomically) once all its sections are available. So
 killing prep at any moment loses at most the section in progress, and
 re-running redoes only sections whose key changed.
+
+A full disk or a read-only folder never throws a finished search away: a
+cache entry that can't be written is kept in memory, and a song bank that
+can't be written goes to a rescue folder (the livegan cache's ``rescued/``, else ``$TMPDIR/livegan-rescued``), named
+in :attr:`PrepSummary.unsaved` so the CLI can say where it is.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +33,7 @@ from ..models.registry import cache_dir
 from ..setlist import Setlist, section_seed, section_variants
 from .contact import save_contact_sheet
 from .progress import PrepProgress
-from .search import SearchSettings, class_prompts, search_section
+from .search import SEARCH_VERSION, SearchSettings, class_prompts, search_section
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,7 @@ class PrepSummary:
     scores: list[float] = field(default_factory=list)
     banks: list[Path] = field(default_factory=list)
     sheets: list[Path] = field(default_factory=list)
+    unsaved: list[str] = field(default_factory=list)  # one line each: what could not be written, and where it went
 
     @property
     def mean_score(self) -> float:
@@ -129,8 +136,12 @@ def prep_setlist(sl: Setlist, out: str | Path, gen: Generator, clip: Clip, *, st
                                    progress=lambda step, score: bar.step(score))
                 bar.done(float(np.max(r.score)))
                 keys = SectionKeys(sec.text, r.z, r.y, r.score, key, r.classes)
-                save_bank(Bank(sl.songs[i].title, gid, str(clip.id), [keys], s.cache_dict()), path)
-                results[(i, j)] = keys
+                results[(i, j)] = keys  # kept in memory whether or not the cache entry can be written
+                try:
+                    save_bank(Bank(sl.songs[i].title, gid, str(clip.id), [keys], s.cache_dict()), path)
+                except OSError as e:
+                    log.warning("cannot cache section %d of %r in %s (%s); kept in memory", j + 1,
+                                sl.songs[i].title, path.parent, _oserror(e))
                 summary.done += 1
             summary.scores.extend(float(x) for x in results[(i, j)].score)
             if j == len(sl.songs[i].sections) - 1:  # song complete: write its bank
@@ -152,13 +163,42 @@ def _write_song(sl: Setlist, i: int, out: Path, gen: Generator, gid: dict, clip_
         unchanged = [s.cache_key for s in old.sections] == [s.cache_key for s in sections]
     except BankError:
         unchanged = False
+    # Everything that changes the picture the show will play, so the show can compare.
+    bank = Bank(song.title, gid, clip_id, sections, {"setlist": sl.path, "truncation": sl.defaults.truncation,
+                                                     "search_version": SEARCH_VERSION})
     if not unchanged:
-        bank = Bank(song.title, gid, clip_id, sections, {"setlist": sl.path})
-        save_bank(bank, bpath)
+        try:
+            save_bank(bank, bpath)
+        except OSError as e:
+            summary.unsaved.append(_rescue(bank, bpath, e))
+            log.warning("%s", summary.unsaved[-1])
+            return
     summary.banks.append(bpath)
     if sheets and (not unchanged or not sheet.is_file()):
-        bank = load_bank(bpath)
         thumbs = [gen.render(s.z, s.y, sl.defaults.truncation) for s in bank.sections]
-        save_contact_sheet(bank, thumbs, sheet, song.title)
+        try:
+            save_contact_sheet(bank, thumbs, sheet, song.title)
+        except OSError as e:
+            log.warning("cannot write contact sheet %s (%s)", sheet, _oserror(e))
     if sheet.is_file():
         summary.sheets.append(sheet)
+
+
+def _oserror(e: OSError) -> str:
+    return e.strerror or str(e)
+
+
+def _rescue(bank: Bank, target: Path, err: OSError) -> str:
+    """The song's bank could not be written where it belongs: put it somewhere it can be, and say where."""
+    tried = []
+    for folder in (cache_dir() / "rescued", Path(tempfile.gettempdir()) / "livegan-rescued"):
+        rescue = folder / target.name
+        try:
+            save_bank(bank, rescue)
+        except OSError as e2:
+            tried.append(f"{folder}: {_oserror(e2)}")
+            continue
+        return (f"cannot write bank {target} ({_oserror(err)}); the search is saved in {rescue}: "
+                f"move it to {target.parent} when there is room")
+    return (f"cannot write bank {target} ({_oserror(err)}) nor a rescue copy ({'; '.join(tried)}); "
+            "free some space and re-run prep")

@@ -23,7 +23,7 @@ from ..models.biggan import Generator
 from ..models.clip import Clip
 from ..models.imagenet import imagenet_names, words_to_classes
 
-SEARCH_VERSION = 1  # bump when the algorithm changes, to invalidate caches
+SEARCH_VERSION = 2  # bump when the algorithm changes, to invalidate caches
 
 
 @dataclass
@@ -87,18 +87,39 @@ def truncated_normal(shape: tuple[int, ...], g: torch.Generator, bound: float = 
 
 
 def initial_latents(gen: Generator, classes: list[int], s: SearchSettings, g: torch.Generator,
-                    n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """n candidates: z (n, L, 128) from the truncated prior; logits (n, 1000) on a few start classes."""
+                    n: int, hints: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """n candidates: z (n, L, 128) from the truncated prior; logits (n, 1000) on a few start classes.
+
+    With ``hints`` (the section's ``classes:``), every candidate leads with one of
+    them (in turn): the user asked for those classes, so no candidate ignores them.
+    """
     z = truncated_normal((n, gen.num_latents, 128), g) * s.truncation       # (n, L, 128)
     logits = torch.full((n, 1000), -12.0)                                   # (n, 1000): ~0 mass off-class
     m = max(1, min(s.classes_per_candidate, len(classes)))
+    hints = [c for c in (hints or []) if 0 <= c < 1000]
     for i in range(n):
         # Candidates start on different subsets of the start classes, for variety.
-        picks = [classes[(i + j) % len(classes)] for j in range(m)]
+        picks = [hints[i % len(hints)]] if hints else []
+        for j in range(len(classes)):
+            c = classes[(i + j) % len(classes)]
+            if len(picks) >= m:
+                break
+            if c not in picks:
+                picks.append(c)
         for j, c in enumerate(picks):
             logits[i, c] = 1.0 if j == 0 else 0.0
         logits[i] += 0.01 * torch.randn(1000, generator=g)
     return z, logits
+
+
+def z_prior(z: torch.Tensor, truncation: float) -> torch.Tensor:
+    """(n, L, 128) -> (n,): pull toward 0, and a steep penalty outside the truncated prior.
+
+    z starts inside +-2 * truncation (truncated normal times truncation), so the
+    penalty starts there too, not at +-2: at truncation 0.4 a z of 1.5 is far outside.
+    """
+    bound = 2.0 * float(truncation)
+    return (z ** 2).mean(dim=(1, 2)) + 10 * F.relu(z.abs() - bound).pow(2).mean(dim=(1, 2))
 
 
 def make_cutouts(img: torch.Tensor, n: int, size: int, g: torch.Generator) -> torch.Tensor:
@@ -132,7 +153,7 @@ def search_section(gen: Generator, clip: Clip, text: str, hints: list[int], s: S
     text_emb = clip.encode_text([text])[0]                                  # (D,)
     classes = start_classes(text, hints, text_emb.cpu(), class_emb)
     n = max(s.candidates, s.variants)
-    z, logits = initial_latents(gen, classes, s, g, n)
+    z, logits = initial_latents(gen, classes, s, g, n, hints)
     z = z.to(dev).requires_grad_(True)
     logits = logits.to(dev).requires_grad_(True)
     opt = torch.optim.Adam([z, logits], lr=s.lr)
@@ -157,7 +178,7 @@ def search_section(gen: Generator, clip: Clip, text: str, hints: list[int], s: S
         cuts = make_cutouts(img, s.cutouts, clip.image_size, g)             # (n*K, 3, s, s)
         sim = (clip.encode_image(cuts) @ text_emb).view(n, s.cutouts)       # (n, K)
         entropy = -(y * torch.log(y + 1e-12)).sum(-1)                       # (n,)
-        prior = (z ** 2).mean(dim=(1, 2)) + 10 * F.relu(z.abs() - 2.0).pow(2).mean(dim=(1, 2))
+        prior = z_prior(z, s.truncation)                                    # (n,)
         loss = (-sim.mean(1) + s.z_weight * prior + s.class_entropy * entropy).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -179,7 +200,7 @@ def random_search(gen: Generator, clip: Clip, text: str, hints: list[int], s: Se
     done = 0
     while done < evaluations:
         k = min(batch, evaluations - done)
-        z, logits = initial_latents(gen, classes, s, g, k)
+        z, logits = initial_latents(gen, classes, s, g, k, hints)
         img = gen(z.to(gen.device), torch.softmax(logits, -1).to(gen.device), s.truncation)
         best = max(best, float(score_images(clip, img, text_emb).max()))
         done += k

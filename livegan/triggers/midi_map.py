@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..errors import ConfigError
 from ..yamlio import load_yaml, locate, to_plain, validate
@@ -63,6 +63,14 @@ class Mapping(BaseModel):
     curve: str = "linear"             # one of CURVES
     velocity_min: int = 1             # notes softer than this are ignored
     label: str | None = None          # for humans: "fader 1", "play"
+
+    @field_validator("note", "cc", "program", "channel", "arg", "velocity_min", mode="before")
+    @classmethod
+    def _no_bools(cls, v: Any) -> Any:
+        # YAML's `true` would otherwise pass as the number 1: a silent mapping nobody meant.
+        if isinstance(v, bool):
+            raise ValueError(f"must be a number, not {str(v).lower()}")
+        return v
 
 
 class MidiPreset(BaseModel):
@@ -178,7 +186,38 @@ def parse_preset(data: Any, root: Any = None, name: str = "<preset>") -> MidiPre
             key, msg = problem
             loc: tuple[Any, ...] = ("mappings", i, key) if key else ("mappings", i)
             raise ConfigError(msg, locate(root, loc, name))
+    _check_contradictions(preset, root, name)
     return preset
+
+
+def _cue_targets(m: Mapping) -> list[tuple[str, int, int | None, tuple[str, int | None]]]:
+    """(kind, number, channel, (cue, arg)) for each control a cue mapping covers."""
+    kind = "note" if m.note is not None else "cc" if m.cc is not None else "program"
+    nums = _numbers(getattr(m, kind), kind) or []
+    return [(kind, n, m.channel, (str(m.cue), None if m.arg is None else m.arg + k)) for k, n in enumerate(nums)]
+
+
+# Cues that move the show somewhere: one control can't mean two of them (next and prev,
+# goto 2 and goto 5). Toggles (blackout, freeze, tap) may ride along with a move.
+MOVES = ("next", "prev", "goto", "song-next", "song-prev")
+
+
+def _check_contradictions(preset: MidiPreset, root: Any, name: str) -> None:
+    """The same note/CC/program (on overlapping channels) mapped to two different moves would
+    fire both at once: an error naming both mappings."""
+    seen: dict[tuple[str, int], list[tuple[int | None, tuple[str, int | None], int]]] = {}
+    for i, m in enumerate(preset.mappings):
+        if m.cue not in MOVES:
+            continue
+        for kind, num, ch, cue in _cue_targets(m):
+            for other_ch, other_cue, j in seen.get((kind, num), []):
+                if (ch is None or other_ch is None or ch == other_ch) and cue != other_cue:
+                    raise ConfigError(
+                        f"{kind} {num} is mapped to cue '{cue[0]}'{'' if cue[1] is None else f' {cue[1]}'} "
+                        f"here and to cue '{other_cue[0]}'{'' if other_cue[1] is None else f' {other_cue[1]}'} "
+                        f"by mapping {j + 1}: they contradict each other (one control, one move)",
+                        locate(root, ("mappings", i, kind), name))
+            seen.setdefault((kind, num), []).append((ch, cue, i))
 
 
 def load_midi_preset(path: str | Path | None = None) -> MidiPreset:
