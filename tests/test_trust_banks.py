@@ -19,7 +19,7 @@ import pytest
 
 from banktools import LAYERS, SETLIST, TINY, write_banks
 
-from livegan.bank import Bank, SectionKeys, bank_path, dumps_bank, load_bank, save_bank
+from livegan.bank import Bank, bank_path, dumps_bank, load_bank, save_bank
 from livegan.engine.state import Position
 from livegan.engine.statefile import relocate
 from livegan.errors import BankError
