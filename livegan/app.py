@@ -22,7 +22,7 @@ from .engine.director import Director
 from .engine.worker import RenderWorker
 from .outputs.base import Output
 from .triggers.base import TriggerSource
-from .triggers.events import Cue, EventQueue, Param
+from .triggers.events import Cue, EventQueue, Param, Tempo
 from .triggers.keyboard import Action, KeyMapper
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class Show:
                     self.events.put(ev)
         for ev in self.events.drain():
             self.dispatch(ev, t)
+        self.director.tick(t)  # quantised cues due by now land on their beat
         for fn in self.on_tick:
             fn(t)
         song = self.director.position.song
@@ -137,8 +138,11 @@ class Show:
             for fn in self.on_song_change:
                 fn(song)
 
-    def dispatch(self, ev: Cue | Param, t: float) -> None:
-        if isinstance(ev, Cue):
+    def dispatch(self, ev: Cue | Param | Tempo, t: float) -> None:
+        if isinstance(ev, Tempo):
+            if ev.bpm is None and ev.source in ("clock", "link"):
+                self.warn(f"{ev.source} lost: keeping {self.director.info(t)['tempo'] or 0:.0f} bpm")
+        elif isinstance(ev, Cue):
             self.summary.cues += 1
             self._last_cue = f"{ev.kind}{'' if ev.arg is None else ' ' + str(ev.arg)} ({ev.source})"
         elif ev.name == "audio_sensitivity":
@@ -181,7 +185,9 @@ class Show:
         st = self.worker.stats
         status = [s for s, on in (("BLACKOUT", info["blackout"]), ("FROZEN", info["frozen"])) if on]
         if info.get("tempo"):
-            status.append(f"{info['tempo']:.0f} bpm")
+            status.append(f"{info['tempo']:.0f} bpm · {info.get('tempo_source') or 'song'}")
+        for kind, arg, wait in info.get("pending") or []:
+            status.append(f"PENDING {kind}{'' if arg is None else ' ' + str(arg)} in {max(0.0, wait):.1f} s")
         return {
             "panel": self.overlay_on, "help": self.overlay_on,
             # Labelled: "Alpha  (1/2)  1/3" read as two unexplained fractions.
