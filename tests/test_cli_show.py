@@ -136,6 +136,9 @@ def test_help_lists_every_command_and_show_help_the_keys(capsys):
     out = " ".join(capsys.readouterr().out.split())
     for key in ("Space", "Left", "Page Down", "B: blackout", "F: freeze", "H: overlay", "Esc twice"):
         assert key in out, key
+    for text in ("--osc ", "127.0.0.1", "--osc-send", "--link", "--clock", "/livegan/cue/next",
+                 "/livegan/param/truncation", "link (Ableton Link session"):
+        assert text in out, text
     assert cli("render", "--help") == 0
     out = capsys.readouterr().out
     for opt in ("--cues", "--audio", "--frames", "--captions", "--seconds", "--fps"):
@@ -168,3 +171,18 @@ def test_demo_without_a_display_plays_headless_with_the_offline_banner(tmp_path:
     assert show.opt.notice and show.opt.notice.startswith("OFFLINE"), "the stand-ins are said on screen"
     assert show.summary.cues == 1, "the demo's cue file (first cue at 1.5 s) drives it"
     assert show.summary.warnings == [], "its banks were found and match"
+
+
+def test_show_with_a_bad_osc_preset_or_target_is_one_line_and_exit_2(tmp_path: Path, capsys):
+    bad = tmp_path / "osc.yaml"
+    bad.write_text("mappings:\n  - {address: /x, cue: nxt}\n")
+    sl = tmp_path / "sl.yaml"
+    sl.write_text(textwrap.dedent(SETLIST).lstrip())
+    with pytest.raises(SystemExit) as e:
+        main(["show", str(sl), "--headless", "--osc", "0", "--osc-map", str(bad)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2:" in err and "did you mean 'next'" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as e:
+        main(["show", str(sl), "--headless", "--osc-send", "nohost"])
+    assert e.value.code == 2 and "HOST:PORT" in capsys.readouterr().err
