@@ -184,6 +184,10 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     show.on_action = lambda a, t: learn.start(t) if a.kind == "learn" else None
     show.saver = saver  # closed by run_show
     show.feedback = None
+    for src in sources:
+        if getattr(src, "name", "") == "Link":  # a tap or OSC tempo proposes the session's tempo
+            from .triggers.link import LinkProposer
+            show.on_tick.append(LinkProposer(src, director.state.tempo_board).tick)
     if cfg.osc_send:
         from .outputs.osc_feedback import OscFeedback
         show.feedback = OscFeedback(cfg.osc_send, director.info, opts.lyrics)

@@ -34,6 +34,35 @@ def test_fake_link_reports_tempo_changes_and_each_beat_once():
     assert be.handle.closed
 
 
+def test_a_tap_proposes_the_link_tempo_and_comes_back_as_link():
+    from livegan.engine.state import ShowState, SongPlan
+    from livegan.setlist import Transition
+    from livegan.triggers.events import Cue
+    from livegan.triggers.link import LinkProposer
+
+    clock, q = ManualClock(), EventQueue()
+    src = LinkSource(q, clock, bpm=120.0, backend=FakeLinkBackend(clock))
+    src.open()
+    st = ShowState([SongPlan("A", 2, [1, 1], [Transition(1.0)] * 2, bpm=100.0)])
+    prop = LinkProposer(src, st.tempo_board)
+    src.poll()
+    for ev in q.drain():
+        st.handle_tempo(ev)
+    assert (st.tempo, st.tempo_source) == (120.0, "link")
+    for t in (1.0, 1.6, 2.2):
+        st.handle(Cue("tap"), t)
+    assert st.tempo_source == "link", "Link outranks a tap ..."
+    prop.tick(2.2)
+    clock.t = 2.2
+    src.poll()
+    for ev in q.drain():
+        st.handle_tempo(ev)
+    assert st.tempo == pytest.approx(100.0) and st.tempo_source == "link", "... so the tap sets the session tempo"
+    prop.tick(2.3)
+    src.poll()
+    assert q.drain() == [], "proposed once per tap"
+
+
 def test_aalink_with_its_network_disabled_keeps_a_local_timeline():
     ok, why = link_available()
     if not ok:

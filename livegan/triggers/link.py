@@ -190,3 +190,25 @@ class LinkSource(TriggerSource):
             self._h.tempo = float(bpm)
         except Exception as e:  # noqa: BLE001
             log.warning("Link: could not set the tempo (%s)", e)
+
+
+class LinkProposer:
+    """Hands manual tempos (a tap, an OSC /livegan/tempo) to the Link session, so every peer follows.
+
+    Without it a tap would be outranked by Link and do nothing; with it the tap
+    *changes the session's* tempo, which then comes back as the ruling 'link'
+    reading. ``board`` is the show's TempoBoard; ``tick`` runs once per frame.
+    """
+
+    MANUAL = ("osc", "tap")
+
+    def __init__(self, link: LinkSource, board: Any) -> None:
+        self.link, self.board = link, board
+        self._seen: dict[str, float] = {}
+
+    def tick(self, t: float) -> None:
+        for name in self.MANUAL:
+            r = self.board.readings.get(name)
+            if r is not None and self._seen.get(name) != r.t:
+                self._seen[name] = r.t
+                self.link.propose(r.bpm)
