@@ -206,6 +206,8 @@ def show(
     osc_send: Optional[str] = typer.Option(None, "--osc-send", help="send song/section/lyric/beat/tempo to HOST:PORT"),
     clock: Optional[str] = typer.Option(None, "--clock", help="MIDI clock from the input whose name contains this"),
     link: bool = typer.Option(False, "--link", help="join an Ableton Link session (tempo and beat)"),
+    audio_tempo: bool = typer.Option(False, "--audio-tempo",
+                                     help="with --audio/--audio-file: tempo and beat from a beat tracker"),
 ) -> None:
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
     from .session import ShowConfig, build_show, run_show
@@ -222,7 +224,7 @@ def show(
                      random_weights=random_weights, device=device,
                      dtype=dtype, midi=midi, midi_map=midi_map, audio=audio, audio_file=audio_file,
                      audio_preset=audio_preset, drift=drift, fps=fps, osc=osc, osc_host=osc_host,
-                     osc_map=osc_map, osc_send=osc_send, clock=clock, link=link)
+                     osc_map=osc_map, osc_send=osc_send, clock=clock, link=link, audio_tempo=audio_tempo)
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)

@@ -65,6 +65,7 @@ class ShowConfig:
     osc_send: str | None = None      # OSC out: HOST:PORT
     clock: str | None = None         # MIDI clock from this port instead of the --midi one
     link: bool = False               # join an Ableton Link session
+    audio_tempo: bool = False        # beat tracker on the audio input: the lowest-priority tempo
     notices: list[str] = field(default_factory=list)
 
 
@@ -129,6 +130,7 @@ def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock)
         else:
             sources.append(AudioInputSource(events, clock, device=cfg.audio or None, settings=settings,
                                             song_onsets=first))
+        sources[-1].beat_tracking = cfg.audio_tempo
     return sources
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -83,6 +84,8 @@ class OnsetDetector:
         self._refractory_frames = int(np.ceil(s.refractory / hop_s))
         self._warmup_frames = max(3, int(np.ceil(s.warmup / hop_s)))
         self._level_decay = float(np.exp(-hop_s / s.level_release)) if s.level_release > 0 else 0.0
+        # Called with (frame time, flux) for every analysed frame: the novelty curve (beat tracker).
+        self.on_novelty: Callable[[float, float], None] | None = None
         self.reset()
 
     # -- public ------------------------------------------------------------
@@ -153,6 +156,8 @@ class OnsetDetector:
         # frame, so noise flicker and vibrato that only shift energy don't count
         ref = np.maximum(prev, np.maximum(np.roll(prev, 1), np.roll(prev, -1)))  # (B,)
         flux = float(np.maximum(logb - ref, 0.0).mean())
+        if self.on_novelty is not None:
+            self.on_novelty((k * h - self.window / 2) / self.sample_rate, flux)
 
         # until the history is full, judge by the part heard so far, not by zeros
         hist = self._hist if k > len(self._hist) else self._hist[: max(1, k - 2)]
