@@ -94,6 +94,48 @@ def test_aalink_with_its_network_disabled_keeps_a_local_timeline():
         src.close()
 
 
+_JOIN = """
+import time
+from livegan.clock import MonotonicClock
+from livegan.triggers.events import EventQueue
+from livegan.triggers.link import LinkSource
+q, c = EventQueue(), MonotonicClock()
+src = LinkSource(q, c, bpm=111.0, network=True)
+assert src.open(), src.last_error
+assert src._h._link.enabled is True
+src.propose(123.0)
+got = []
+for _ in range(100):
+    src.poll()
+    got += q.drain()
+    if got and got[-1].bpm == 123.0:
+        break
+    time.sleep(0.01)
+src.close()
+print("bpm", got[-1].bpm if got else None, "peers", src.backend.network)
+"""
+
+
+def test_aalink_joins_and_proposes_inside_an_isolated_network_namespace():
+    """Link enabled (announcing itself by multicast) only inside `unshare --net` with loopback up:
+    nothing can leave the machine. Skipped where unprivileged."""
+    import shutil
+    import subprocess
+    import sys
+
+    ok, why = link_available()
+    if not ok:
+        pytest.skip(why)
+    if not shutil.which("ip"):
+        pytest.skip("no `ip` to bring loopback up inside the namespace")
+    if not shutil.which("unshare") or subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode:
+        pytest.skip("unshare --net is not allowed here (needs root or user namespaces)")
+    r = subprocess.run(["unshare", "--net", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" -c "$0"', _JOIN],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "bpm 123.0" in r.stdout
+
+
 # -- OSC out ------------------------------------------------------------------------------------------
 def test_parse_target():
     assert parse_target("127.0.0.1:7000") == ("127.0.0.1", 7000)
