@@ -213,6 +213,10 @@ def show(
     from .session import ShowConfig, build_show, run_show
 
     _validate_show_inputs(cues, midi_map, audio_preset, audio_file)  # bad files fail before any model loads
+    if (osc_map is not None and osc is None) or (audio_tempo and audio is None and audio_file is None):
+        from .errors import ConfigError
+        raise ConfigError("--osc-map needs --osc PORT" if osc is None and osc_map is not None
+                          else "--audio-tempo needs --audio or --audio-file")
     if osc_map is not None:
         from .triggers.osc_map import load_osc_preset
         load_osc_preset(osc_map)

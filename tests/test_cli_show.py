@@ -186,3 +186,13 @@ def test_show_with_a_bad_osc_preset_or_target_is_one_line_and_exit_2(tmp_path: P
     with pytest.raises(SystemExit) as e:
         main(["show", str(sl), "--headless", "--osc-send", "nohost"])
     assert e.value.code == 2 and "HOST:PORT" in capsys.readouterr().err
+
+
+def test_options_that_need_another_say_so(tmp_path: Path, capsys):
+    sl = tmp_path / "sl.yaml"
+    sl.write_text(textwrap.dedent(SETLIST).lstrip())
+    for args, words in ((["--osc-map", "touchosc-simple"], "--osc-map needs --osc PORT"),
+                        (["--audio-tempo"], "--audio-tempo needs --audio or --audio-file")):
+        with pytest.raises(SystemExit) as e:
+            main(["show", str(sl), "--headless", *args])
+        assert e.value.code == 2 and words in capsys.readouterr().err
