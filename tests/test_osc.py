@@ -126,6 +126,15 @@ def test_decode_bundles_garbage_oversize_and_deep_nesting():
         assert evs == [] and problem
 
 
+def test_a_bundle_nested_400_deep_within_the_size_limit_is_refused_not_a_crash():
+    d = msg("/livegan/cue/next")
+    for _ in range(400):  # 20 bytes a level: still under MAX_DATAGRAM, deep enough to exhaust recursion
+        d = b"#bundle\x00" + b"\x00" * 7 + b"\x01" + struct.pack(">i", len(d)) + d
+    assert len(d) <= MAX_DATAGRAM
+    evs, problem = decode(d)
+    assert evs == [] and problem
+
+
 def test_fake_backend_source_counts_bad_packets_and_keeps_going():
     q, clock, be = EventQueue(), ManualClock(5.0), FakeOscBackend()
     src = OscInput(q, clock, 0, backend=be)
