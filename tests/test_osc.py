@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -236,3 +238,24 @@ def test_a_port_in_use_is_one_warning_and_a_retry_not_a_crash():
         assert not src.is_open and len(warnings) == 1 and re.search(rf"127\.0\.0\.1:{port}", warnings[0])
     finally:
         holder.close()
+
+
+# -- fuzz ---------------------------------------------------------------------------------------------
+_ARG = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-2**31, 2**31 - 1), st.text(max_size=20),
+                 st.booleans(), st.binary(max_size=20), st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_decode_never_raises_on_random_bytes(data):
+    msgs, problem = decode(data)
+    assert isinstance(msgs, list) and (problem is None or isinstance(problem, str))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([a.address for a in OSC_IN] + ["/x", "", "/livegan/cue"]), st.lists(_ARG, max_size=3))
+def test_router_never_raises_and_every_message_is_handled_or_counted(address, args):
+    r = OscRouter()
+    evs = r.route(address, args, 0.0)
+    assert len(evs) <= 1
+    assert r.handled + r.bad_total == 1
