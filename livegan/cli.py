@@ -170,7 +170,7 @@ def _keys_epilog() -> str:
     from .engine.tempo import tempo_help
     return ("Keys: " + "; ".join(f"{k}: {v}" for k, v in KEY_HELP) + ". "
             f"OSC in (--osc PORT; listens on 127.0.0.1 only unless --osc-host): {help_line()}. "
-            f"Tempo, highest priority first: {tempo_help()}.")
+            f"Tempo, highest priority first: {tempo_help()} (the setlist's bpm).")
 
 
 @app.command(epilog=_keys_epilog())

@@ -137,7 +137,7 @@ def test_help_lists_every_command_and_show_help_the_keys(capsys):
     for key in ("Space", "Left", "Page Down", "B: blackout", "F: freeze", "H: overlay", "Esc twice"):
         assert key in out, key
     for text in ("--osc ", "127.0.0.1", "--osc-send", "--link", "--clock", "/livegan/cue/next",
-                 "/livegan/param/truncation", "link (Ableton Link session"):
+                 "/livegan/param/truncation", "link > clock > osc > tap > audio > song"):
         assert text in out, text
     assert cli("render", "--help") == 0
     out = capsys.readouterr().out

@@ -41,8 +41,8 @@ def clamp_bpm(bpm: float) -> float:
 
 
 def tempo_help() -> str:
-    """The priority list as one line, for --help and the README."""
-    return " > ".join(f"{name} ({what})" for name, what in TEMPO_SOURCES)
+    """The priority order as one line, for --help (the README lists what each source is)."""
+    return " > ".join(name for name, _ in TEMPO_SOURCES)
 
 
 @dataclass
