@@ -180,16 +180,17 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
         show.warn(w)
     _song_changed(sl, sources, director.position.song)  # the start song's onset settings (also after --resume)
     show.on_song_change.append(lambda i: _song_changed(sl, sources, i))
-    learn = ShowLearn(next((s for s in sources if isinstance(s, MidiInput)), None), show.say)
+    learn = ShowLearn(next((s for s in sources if isinstance(s, MidiInput) and not s.clock_only), None), show.say)
     show.capture = learn.capture
     show.on_tick.append(learn.tick)
     show.on_action = lambda a, t: learn.start(t) if a.kind == "learn" else None
     show.saver = saver  # closed by run_show
     show.feedback = None
-    for src in sources:
-        if getattr(src, "name", "") == "Link":  # a tap or OSC tempo proposes the session's tempo
-            from .triggers.link import LinkProposer
-            show.on_tick.append(LinkProposer(src, director.state.tempo_board).tick)
+    if cfg.link:  # a tap or an OSC tempo proposes the Link session's tempo
+        from .triggers.link import LinkProposer, LinkSource
+        for src in sources:
+            if isinstance(src, LinkSource):
+                show.on_tick.append(LinkProposer(src, director.state.tempo_board).tick)
     if cfg.osc_send:
         from .outputs.osc_feedback import OscFeedback
         show.feedback = OscFeedback(cfg.osc_send, director.info, opts.lyrics)
