@@ -22,7 +22,7 @@ from .engine.director import Director
 from .engine.worker import RenderWorker
 from .outputs.base import Output
 from .triggers.base import TriggerSource
-from .triggers.events import Cue, EventQueue, Param
+from .triggers.events import Cue, EventQueue, Param, Tempo
 from .triggers.keyboard import Action, KeyMapper
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ class Show:
                     self.events.put(ev)
         for ev in self.events.drain():
             self.dispatch(ev, t)
+        self.director.tick(t)  # quantised cues due by now land on their beat
         for fn in self.on_tick:
             fn(t)
         self._check_bad_frames()
@@ -147,8 +148,11 @@ class Show:
             log.warning("%s", msg)
             self.warn(msg)
 
-    def dispatch(self, ev: Cue | Param, t: float) -> None:
-        if isinstance(ev, Cue):
+    def dispatch(self, ev: Cue | Param | Tempo, t: float) -> None:
+        if isinstance(ev, Tempo):
+            if ev.bpm is None and ev.source in ("clock", "link"):
+                self.warn(f"{ev.source} lost: keeping {self.director.info(t)['tempo'] or 0:.0f} bpm")
+        elif isinstance(ev, Cue):
             self.summary.cues += 1
             self._last_cue = f"{ev.kind}{'' if ev.arg is None else ' ' + str(ev.arg)} ({ev.source})"
         elif ev.name == "audio_sensitivity":
@@ -194,7 +198,9 @@ class Show:
         st = self.worker.stats
         status = [s for s, on in (("BLACKOUT", info["blackout"]), ("FROZEN", info["frozen"])) if on]
         if info.get("tempo"):
-            status.append(f"{info['tempo']:.0f} bpm")
+            status.append(f"{info['tempo']:.0f} bpm · {info.get('tempo_source') or 'song'}")
+        for kind, arg, wait in info.get("pending") or []:
+            status.append(f"PENDING {kind}{'' if arg is None else ' ' + str(arg)} in {max(0.0, wait):.1f} s")
         return {
             "panel": self.overlay_on, "help": self.overlay_on,
             # Labelled: "Alpha  (1/2)  1/3" read as two unexplained fractions.

@@ -138,4 +138,9 @@ def bench(models: list[str], *, random_weights: bool = False, device: str = "aut
                        "callback_to_queue_ms_p99": m["callback_to_queue_ms_p99"],
                        "callback_to_state_ms_p50": m["to_drain_ms_p50"],
                        "callback_to_state_ms_p99": m["to_drain_ms_p99"]}
+        from .rig_bench import measure_clock_error, measure_osc_latency
+        o = measure_osc_latency(500)
+        out["osc"] = {k: o[k] for k in ("datagram_to_queue_ms_p50", "datagram_to_queue_ms_p99",
+                                        "datagram_to_state_ms_p50", "datagram_to_state_ms_p99", "received")}
+        out["midi_clock"] = measure_clock_error()
     return out

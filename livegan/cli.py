@@ -169,7 +169,11 @@ def prep(
 # --------------------------------------------------------------------------- show
 def _keys_epilog() -> str:
     from .triggers.keyboard import KEY_HELP  # pure and tiny: the single source of the key table
-    return "Keys: " + "; ".join(f"{k}: {v}" for k, v in KEY_HELP) + "."
+    from .triggers.osc_addresses import help_line  # the single source of the OSC addresses
+    from .engine.tempo import tempo_help
+    return ("Keys: " + "; ".join(f"{k}: {v}" for k, v in KEY_HELP) + ". "
+            f"OSC in (--osc PORT; listens on 127.0.0.1 only unless --osc-host): {help_line()}. "
+            f"Tempo, highest priority first: {tempo_help()} (the setlist's bpm).")
 
 
 @app.command(epilog=_keys_epilog())
@@ -197,16 +201,37 @@ def show(
     audio_preset: Optional[str] = typer.Option(None, "--audio-preset", help="onset preset name or YAML (presets/audio)"),
     drift: float = OPT_DRIFT,
     fps: float = typer.Option(60.0, "--fps", min=1, max=240, help="display frame rate"),
+    osc: Optional[int] = typer.Option(None, "--osc", min=0, max=65535,
+                                      help="listen for OSC on this UDP port [default: off]"),
+    osc_host: str = typer.Option("127.0.0.1", "--osc-host",
+                                 help="address OSC listens on (0.0.0.0: every network; default this machine only)"),
+    osc_map: Optional[str] = typer.Option(None, "--osc-map", help="OSC preset name or YAML (presets/osc)"),
+    osc_send: Optional[str] = typer.Option(None, "--osc-send", help="send song/section/lyric/beat/tempo to HOST:PORT"),
+    clock: Optional[str] = typer.Option(None, "--clock", help="MIDI clock from the input whose name contains this"),
+    link: bool = typer.Option(False, "--link", help="join an Ableton Link session (tempo and beat)"),
+    audio_tempo: bool = typer.Option(False, "--audio-tempo",
+                                     help="with --audio/--audio-file: tempo and beat from a beat tracker"),
 ) -> None:
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
     from .session import ShowConfig, build_show, run_show
 
     _validate_show_inputs(cues, midi_map, audio_preset, audio_file)  # bad files fail before any model loads
+    if (osc_map is not None and osc is None) or (audio_tempo and audio is None and audio_file is None):
+        from .errors import ConfigError
+        raise ConfigError("--osc-map needs --osc PORT" if osc is None and osc_map is not None
+                          else "--audio-tempo needs --audio or --audio-file")
+    if osc_map is not None:
+        from .triggers.osc_map import load_osc_preset
+        load_osc_preset(osc_map)
+    if osc_send is not None:
+        from .outputs.osc_feedback import parse_target
+        parse_target(osc_send)
     cfg = ShowConfig(setlist=setlist, banks=banks, display=display, windowed=windowed, rehearse=rehearse,
                      resume=resume, headless=headless, cues=cues, model=model, weights=weights,
                      random_weights=random_weights, device=device,
                      dtype=dtype, midi=midi, midi_map=midi_map, audio=audio, audio_file=audio_file,
-                     audio_preset=audio_preset, drift=drift, fps=fps)
+                     audio_preset=audio_preset, drift=drift, fps=fps, osc=osc, osc_host=osc_host,
+                     osc_map=osc_map, osc_send=osc_send, clock=clock, link=link, audio_tempo=audio_tempo)
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)

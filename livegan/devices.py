@@ -1,4 +1,4 @@
-"""What `livegan devices` shows: MIDI inputs, audio inputs, displays and the GPU.
+"""What `livegan devices` shows: MIDI inputs, audio inputs, displays, the GPU, OSC and Link.
 
 Every probe imports its library lazily and turns any failure (no ALSA
 sequencer, no PortAudio, no video driver, no torch) into a short note, so
@@ -96,11 +96,38 @@ def gpu() -> dict[str, Any]:
     return {"available": False, "name": None, "note": "no CUDA GPU; the show runs on the CPU (--rehearse)"}
 
 
+def osc_port(port: int | None = None, host: str | None = None) -> dict[str, Any]:
+    """The OSC port `--osc` would use by default, and whether it is free (a bind on this machine only)."""
+    import socket
+
+    from .triggers.osc_addresses import DEFAULT_HOST, DEFAULT_PORT
+
+    port = DEFAULT_PORT if port is None else port
+    host = DEFAULT_HOST if host is None else host
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((host, port))
+        note = None
+        free = True
+    except OSError as e:
+        free, note = False, f"port {port} is in use here ({e.strerror or e}); choose another with --osc PORT"
+    finally:
+        s.close()
+    return {"host": host, "port": port, "free": free, "note": note}
+
+
+def link_status() -> dict[str, Any]:
+    from .triggers.link import link_available
+
+    ok, note = link_available()
+    return {"available": ok, "note": note}
+
+
 def list_devices(midi_backend: Any = "rtmidi") -> dict[str, Any]:
-    """Every device group as plain data: keys midi, audio, displays, gpu. Never raises."""
+    """Every device group as plain data: keys midi, audio, displays, gpu, osc, link. Never raises."""
     out: dict[str, Any] = {}
     for key, probe in (("midi", lambda: midi_inputs(midi_backend)), ("audio", audio_inputs),
-                       ("displays", displays), ("gpu", gpu)):
+                       ("displays", displays), ("gpu", gpu), ("osc", osc_port), ("link", link_status)):
         try:
             out[key] = probe()
         except Exception as e:  # noqa: BLE001 - belt and braces: one group can't sink the rest
@@ -141,4 +168,14 @@ def format_devices(d: dict[str, Any]) -> str:
     if g.get("available"):
         lines.append(f"  {g.get('name')}")
     note(g)
+
+    o = d.get("osc", {})
+    lines.append("OSC in (--osc PORT; this machine only unless --osc-host):")
+    if o.get("port") is not None:
+        lines.append(f"  {o.get('host')}:{o.get('port')}{' (free)' if o.get('free') else ''}")
+    note(o)
+
+    lk = d.get("link", {})
+    lines.append(f"Ableton Link (--link): {'available' if lk.get('available') else 'not available'}")
+    note(lk)
     return "\n".join(lines)

@@ -59,6 +59,13 @@ class ShowConfig:
     window_size: tuple[int, int] = (1280, 720)
     overlay: bool | None = None
     max_batch: int = 4
+    osc: int | None = None           # OSC in: UDP port (0: any free port)
+    osc_host: str = "127.0.0.1"      # OSC in: address to listen on
+    osc_map: str | None = None       # OSC preset (presets/osc)
+    osc_send: str | None = None      # OSC out: HOST:PORT
+    clock: str | None = None         # MIDI clock from this port instead of the --midi one
+    link: bool = False               # join an Ableton Link session
+    audio_tempo: bool = False        # beat tracker on the audio input: the lowest-priority tempo
     notices: list[str] = field(default_factory=list)
 
 
@@ -108,7 +115,18 @@ def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock)
         sources.append(ScriptedCueSource.from_file(cfg.cues, events, clock, start=clock.now()))
     if cfg.midi is not None:
         from .triggers.midi_map import load_midi_preset
-        sources.append(MidiInput(events, clock, port=cfg.midi or None, preset=load_midi_preset(cfg.midi_map)))
+        sources.append(MidiInput(events, clock, port=cfg.midi or None, preset=load_midi_preset(cfg.midi_map),
+                                 midi_clock=cfg.clock is None))
+    if cfg.clock is not None:
+        sources.append(MidiInput(events, clock, port=cfg.clock or None, clock_only=True))
+    if cfg.osc is not None:
+        from .triggers.osc import OscInput
+        from .triggers.osc_map import load_osc_preset
+        sources.append(OscInput(events, clock, cfg.osc, host=cfg.osc_host,
+                                preset=load_osc_preset(cfg.osc_map) if cfg.osc_map else None))
+    if cfg.link:
+        from .triggers.link import LinkSource
+        sources.append(LinkSource(events, clock))
     if cfg.audio is not None or cfg.audio_file:
         from .audio.settings import SongOnsets, load_onset_settings
         from .triggers.audio import AudioFileSource, AudioInputSource
@@ -119,6 +137,7 @@ def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock)
         else:
             sources.append(AudioInputSource(events, clock, device=cfg.audio or None, settings=settings,
                                             song_onsets=first))
+        sources[-1].beat_tracking = cfg.audio_tempo
     return sources
 
 
@@ -177,11 +196,21 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
                 notice(w)
     _song_changed(sl, sources, director.position.song)  # the start song's onset settings (also after --resume)
     show.on_song_change.append(lambda i: _song_changed(sl, sources, i))
-    learn = ShowLearn(next((s for s in sources if isinstance(s, MidiInput)), None), show.say)
+    learn = ShowLearn(next((s for s in sources if isinstance(s, MidiInput) and not s.clock_only), None), show.say)
     show.capture = learn.capture
     show.on_tick.append(learn.tick)
     show.on_action = lambda a, t: learn.start(t) if a.kind == "learn" else None
     show.saver = saver  # closed by run_show
+    show.feedback = None
+    if cfg.link:  # a tap or an OSC tempo proposes the Link session's tempo
+        from .triggers.link import LinkProposer, LinkSource
+        for src in sources:
+            if isinstance(src, LinkSource):
+                show.on_tick.append(LinkProposer(src, director.state.tempo_board).tick)
+    if cfg.osc_send:
+        from .outputs.osc_feedback import OscFeedback
+        show.feedback = OscFeedback(cfg.osc_send, director.info, opts.lyrics)
+        show.on_tick.append(show.feedback.tick)
     show.generator = gen
     return show
 
@@ -206,7 +235,10 @@ def run_show(show: Show, seconds: float | None = None):
     out.open()
     for w in out.warnings:
         show.warn(w)
+    feedback = getattr(show, "feedback", None)
     try:
+        if feedback is not None:
+            feedback.open()
         for src in show.sources:
             src.open()
         _anchor_scripted_cues(show)
@@ -214,6 +246,8 @@ def run_show(show: Show, seconds: float | None = None):
     finally:
         out.close()
         show.saver.close()
+        if feedback is not None:
+            feedback.close()
     return summary
 
 

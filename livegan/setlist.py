@@ -40,6 +40,7 @@ class Defaults(_Strict):
     lr: float = Field(0.07, gt=0.0, le=1.0, description="Adam learning rate")
     cutouts: int = Field(32, ge=1, le=256, description="augmented crops per candidate per step")
     candidates: int = Field(0, ge=0, le=64, description="candidates searched per section (0: 2 x variants)")
+    quantise: Literal["off", "beat", "bar"] = Field("off", description="cues wait for the next beat or bar")
 
 
 class Section(_Strict):
@@ -61,6 +62,7 @@ class Song(_Strict):
     title: str = Field(..., min_length=1, max_length=200)
     bpm: Optional[float] = Field(None, gt=0, le=400)
     beats_per_bar: int = Field(4, ge=1, le=16)
+    quantise: Optional[Literal["off", "beat", "bar"]] = None  # default: defaults.quantise
     sections: list[Section] = Field(..., min_length=1, max_length=500)
     onsets: Optional[dict[str, Any]] = None  # validated by the audio component (livegan.audio.settings)
 

@@ -137,6 +137,9 @@ def test_help_lists_every_command_and_show_help_the_keys(capsys):
     out = " ".join(capsys.readouterr().out.split())
     for key in ("Space", "Left", "Page Down", "B: blackout", "F: freeze", "H: overlay", "Esc twice"):
         assert key in out, key
+    for text in ("--osc ", "127.0.0.1", "--osc-send", "--link", "--clock", "/livegan/cue/next",
+                 "/livegan/param/truncation", "link > clock > osc > tap > audio > song"):
+        assert text in out, text
     assert cli("render", "--help") == 0
     out = capsys.readouterr().out
     for opt in ("--cues", "--audio", "--frames", "--captions", "--seconds", "--fps"):
@@ -182,3 +185,28 @@ def test_learn_without_midi_says_one_thing_that_matches_what_happens(tmp_path: P
     assert err.count("\n") == 0 and "no ALSA sequencer" in err and "MIDI learn needs a MIDI input" in err, err
     assert "running without MIDI" not in err  # it stops: it doesn't run on without MIDI
     assert not (tmp_path / "mine.yaml").exists()
+
+
+def test_show_with_a_bad_osc_preset_or_target_is_one_line_and_exit_2(tmp_path: Path, capsys):
+    bad = tmp_path / "osc.yaml"
+    bad.write_text("mappings:\n  - {address: /x, cue: nxt}\n")
+    sl = tmp_path / "sl.yaml"
+    sl.write_text(textwrap.dedent(SETLIST).lstrip())
+    with pytest.raises(SystemExit) as e:
+        main(["show", str(sl), "--headless", "--osc", "0", "--osc-map", str(bad)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2:" in err and "did you mean 'next'" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as e:
+        main(["show", str(sl), "--headless", "--osc-send", "nohost"])
+    assert e.value.code == 2 and "HOST:PORT" in capsys.readouterr().err
+
+
+def test_options_that_need_another_say_so(tmp_path: Path, capsys):
+    sl = tmp_path / "sl.yaml"
+    sl.write_text(textwrap.dedent(SETLIST).lstrip())
+    for args, words in ((["--osc-map", "touchosc-simple"], "--osc-map needs --osc PORT"),
+                        (["--audio-tempo"], "--audio-tempo needs --audio or --audio-file")):
+        with pytest.raises(SystemExit) as e:
+            main(["show", str(sl), "--headless", *args])
+        assert e.value.code == 2 and words in capsys.readouterr().err

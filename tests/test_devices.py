@@ -12,9 +12,9 @@ from livegan.triggers.midi import FakeMidiBackend
 def test_list_devices_has_every_group_and_formats(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     d = devices.list_devices()
-    assert set(d) == {"midi", "audio", "displays", "gpu"}
+    assert set(d) == {"midi", "audio", "displays", "gpu", "osc", "link"}
     text = devices.format_devices(d)
-    for heading in ("MIDI inputs", "Audio inputs", "Displays", "GPU"):
+    for heading in ("MIDI inputs", "Audio inputs", "Displays", "GPU", "OSC in", "Ableton Link"):
         assert heading in text
     # on a machine without a MIDI system the listing says so instead of crashing
     if not d["midi"]["inputs"]:
@@ -51,3 +51,21 @@ def test_display_failure_is_a_note(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "no-such-driver")
     d = devices.displays()
     assert d["sizes"] == [] and d["note"].startswith("no display")
+
+
+def test_osc_port_says_which_port_and_whether_it_is_free():
+    import socket
+
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    try:
+        taken = devices.osc_port(port)
+        assert taken["port"] == port and taken["host"] == "127.0.0.1"
+        assert taken["free"] is False and "in use" in taken["note"]
+    finally:
+        holder.close()
+    assert devices.osc_port(port)["free"] is True
+    assert devices.osc_port()["port"] == 9000, "the default --osc suggestion"
+    text = devices.format_devices({"osc": devices.osc_port(port), "link": devices.link_status()})
+    assert f"127.0.0.1:{port} (free)" in text and "Ableton Link (--link):" in text

@@ -74,6 +74,8 @@ BAD = [
     ("name: x\nmappings: []\n", 2, 1, ["at least one mapping"]),
     ("name: x\nmapings:\n  - {note: 60, cue: next}\n", 2, 1, ["unknown key 'mapings'", "did you mean 'mappings'"]),
     ("name: x\nmappings:\n  - {note: 60, cue: next, velocity_min: 0}\n", 3, 27, ["velocity_min must be in range 1..127"]),
+    ("name: x\nquantise: bars\nmappings:\n  - {note: 60, cue: next}\n", 2, 1, ["quantise must be one of off, beat, bar",
+                                                                            "did you mean 'bar'"]),
 ]
 
 
@@ -93,3 +95,12 @@ def test_bad_presets_point_at_the_line(tmp_path: Path, text, line, col, words):
 def test_missing_preset_file_is_one_line(tmp_path: Path):
     with pytest.raises(ConfigError, match="file not found"):
         load_midi_preset(tmp_path / "nope.yaml")
+
+
+def test_preset_quantise_reaches_the_cues():
+    from livegan.triggers.midi_map import MidiMapper, parse_preset
+    p = parse_preset({"quantise": "beat", "mappings": [{"note": 60, "cue": "next"}]})
+    (cue,) = MidiMapper(p).feed([0x90, 60, 100], 1.0)
+    assert cue.quantise == "beat"
+    (cue,) = MidiMapper(parse_preset({"mappings": [{"note": 60, "cue": "next"}]})).feed([0x90, 60, 100], 1.0)
+    assert cue.quantise is None, "no quantise in the preset: the song decides"

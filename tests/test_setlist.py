@@ -80,6 +80,8 @@ BAD = [
      "every must be >= 1, got 0"),
     ("onsets_type", "songs:\n  - title: a\n    onsets:\n      min_level: loud\n    sections:\n      - text: hi\n", "4:7",
      "min_level must be a number"),
+    ("quantise_bad", "songs:\n  - title: a\n    quantise: bars\n    sections:\n      - text: hi\n", "3:5",
+     "'off', 'beat' or 'bar'"),
     ("onsets_not_mapping", "songs:\n  - title: a\n    onsets: sometimes\n    sections:\n      - text: hi\n", "3:5",
      "onsets must be a mapping"),
 ]
@@ -271,3 +273,10 @@ def test_cli_check_good_file(tmp_path):
     r = run_cli("check", str(REPO / "setlists" / "demo.yaml"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "OK" in r.stdout and "9 sections" in r.stdout
+
+
+def test_quantise_per_song_and_default(write_yaml):
+    from livegan.engine.state import plans_from_setlist
+    sl = load_setlist(write_yaml("defaults:\n  quantise: beat\nsongs:\n  - title: a\n    sections:\n      - text: hi\n"
+                                 "  - title: b\n    quantise: bar\n    sections:\n      - text: ho\n"))
+    assert [p.quantise for p in plans_from_setlist(sl)] == ["beat", "bar"]

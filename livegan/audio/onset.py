@@ -12,7 +12,8 @@ Per hop of ``H`` samples (window ``N``, Hann):
    diluted among hundreds of bins);
 2. log compression ``log1p(power / floor)``: quiet and loud hits rise by
    similar amounts, and silence below ``floor_db`` counts as zero;
-3. flux = mean over bands of the positive rise since the previous frame;
+3. flux = mean over bands of the positive rise since ``lag`` frames ago
+   (against the louder neighbour band: SuperFlux's max filter);
 4. adaptive threshold = median of the last ``history`` seconds of flux +
    max(threshold * deviation / sensitivity, delta / sensitivity), where the
    deviation is the scaled median absolute deviation (robust to the hits);
@@ -27,8 +28,10 @@ to 0 dBFS, instant attack, exponential release) for audio-reactive drift.
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -83,6 +86,8 @@ class OnsetDetector:
         self._refractory_frames = int(np.ceil(s.refractory / hop_s))
         self._warmup_frames = max(3, int(np.ceil(s.warmup / hop_s)))
         self._level_decay = float(np.exp(-hop_s / s.level_release)) if s.level_release > 0 else 0.0
+        # Called with (frame time, flux) for every analysed frame: the novelty curve (beat tracker).
+        self.on_novelty: Callable[[float, float], None] | None = None
         self.reset()
 
     # -- public ------------------------------------------------------------
@@ -106,7 +111,7 @@ class OnsetDetector:
         """Forget everything heard (start of a new stream)."""
         self._buf = np.zeros(self.window, np.float32)  # (N,) last N samples
         self._pending = np.zeros(0, np.float32)
-        self._prev = None  # (B,) previous frame's log band energies
+        self._prevs: deque = deque(maxlen=self.settings.lag)  # (B,) log band energies of the last frames
         self._frames = 0
         self._last_onset = -(10**9)
         self._above = False
@@ -146,13 +151,18 @@ class OnsetDetector:
         power = (spec.real ** 2 + spec.imag ** 2)[: self._hi] * self._pscale
         bands = np.add.reduceat(power, self._starts) / self._counts  # (B,) mean power per band
         logb = np.log1p(bands / self._floor)  # (B,)
-        prev, self._prev = self._prev, logb
+        # SuperFlux's lag: compare with the frame `lag` hops back, so a slow attack's rise adds up
+        # over several hops instead of being judged one small step at a time (no look-ahead).
+        prev = self._prevs[0] if len(self._prevs) == self._prevs.maxlen else None
+        self._prevs.append(logb)
         if prev is None:
             return None
         # SuperFlux-style: compare with the louder neighbour band of the previous
         # frame, so noise flicker and vibrato that only shift energy don't count
         ref = np.maximum(prev, np.maximum(np.roll(prev, 1), np.roll(prev, -1)))  # (B,)
         flux = float(np.maximum(logb - ref, 0.0).mean())
+        if self.on_novelty is not None:
+            self.on_novelty((k * h - self.window / 2) / self.sample_rate, flux)
 
         # until the history is full, judge by the part heard so far, not by zeros
         hist = self._hist if k > len(self._hist) else self._hist[: max(1, k - 2)]

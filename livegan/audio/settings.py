@@ -48,6 +48,8 @@ class OnsetSettings(BaseModel):
                               description="Seconds after an onset during which no other onset is reported.")
     warmup: float = Field(0.1, ge=0.0, le=10.0,
                           description="Seconds at the start of a stream with no onsets (the threshold settles).")
+    lag: int = Field(1, ge=1, le=32,
+                     description="Frames back the flux compares with (SuperFlux's mu): >1 adds up slow attacks.")
     sensitivity: float = Field(1.0, gt=0.0, le=20.0,
                                description="Initial sensitivity multiplier; MIDI audio_sensitivity changes it live.")
     level_floor_db: float = Field(-60.0, ge=-120.0, le=-6.0,

@@ -14,6 +14,13 @@ on them, while dropping frames on every knob tick would defeat rendering
 ahead. Every param glides to its new value (a few tens of ms), so a stepped
 knob or a jumpy loudness never makes the picture jump either.
 
+Quantised cues: a move or blackout whose source or song asks for ``beat`` or
+``bar`` waits, pending, for the next line of the tempo's beat grid;
+:meth:`Director.tick` (once per frame) applies it *at the grid time*, so the
+new leg starts on the beat even if the frame that sees it is a little late.
+Cues arriving while others wait queue behind them (order is kept: a second
+GO lands on the same line, right after the first).
+
 ``handle``, ``frame_at`` and ``info`` take one lock, so a render worker may
 call ``frame_at`` from its own thread while the show loop handles events.
 """
@@ -28,7 +35,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..triggers.events import Cue, Param
+from ..triggers.events import Cue, Param, Tempo
 from .path import Drift, Keyframe, blend, ease
 from .state import Position, ShowState, SongPlan
 
@@ -44,6 +51,8 @@ PULSE_KEEP = 2.0  # pulses older than this no longer matter
 _GLIDE_TAU = {"drift_amount": 0.1, "truncation": 0.1, "master_fade": 0.05, "audio_level": 0.08}
 _RANGES = {"drift_amount": (0.0, 1.0), "drift_speed": (0.0, 10.0), "truncation": (0.02, 1.0),
            "master_fade": (0.0, 1.0), "audio_level": (0.0, 1.0), "audio_pulse": (0.0, 1.0)}
+
+QUANTISED_CUES = ("next", "prev", "goto", "song-next", "song-prev", "blackout")  # tap/freeze act at once
 
 KeyframeFn = Callable[[int, int, int], Keyframe]
 
@@ -108,6 +117,7 @@ class Director:
         self._lock = threading.RLock()  # a render thread may call frame_at while the loop handles
         self.on_position_change: Callable[[Position], None] | None = None  # e.g. StateSaver.save
         self._notified = self.state.position
+        self.pending: list[tuple[float, Cue]] = []  # (due time, cue) of quantised cues, in order
 
     # -- public ------------------------------------------------------------------
     @property
@@ -118,8 +128,41 @@ class Director:
     def version(self) -> int:
         return self.state.version
 
-    def handle(self, ev: Cue | Param, t: float) -> bool:
-        """Apply one event at time t; True when something changed."""
+    def handle(self, ev: Cue | Param | Tempo, t: float) -> bool:
+        """Apply one event at time t; True when something changed (False also while a cue waits)."""
+        if isinstance(ev, Tempo):
+            with self._lock:
+                return self.state.handle_tempo(ev)
+        if isinstance(ev, Cue):
+            with self._lock:
+                due = self._due(ev, t)
+                if due is not None:
+                    self.pending.append((due, ev))
+                    return False
+        return self._apply(ev, t)
+
+    def tick(self, t: float) -> int:
+        """Apply the quantised cues due by t, each at its own grid time; how many."""
+        n = 0
+        while True:
+            with self._lock:
+                if not self.pending or self.pending[0][0] > t:
+                    return n
+                due, cue = self.pending.pop(0)
+            self._apply(cue, due)
+            n += 1
+
+    def _due(self, cue: Cue, t: float) -> float | None:
+        """When a cue should land; None: now."""
+        if cue.kind not in QUANTISED_CUES:
+            return None
+        mode = cue.quantise or self.state.plan.quantise
+        due = self.state.next_boundary(t, mode)
+        if self.pending:  # wait behind the cues already waiting: order is kept
+            due = max(due if due is not None else t, self.pending[-1][0])
+        return due if due is not None and due > t else None
+
+    def _apply(self, ev: Cue | Param, t: float) -> bool:
         with self._lock:
             changed = self._handle(ev, t)
         if changed and isinstance(ev, Cue) and self.state.position != self._notified:
@@ -183,7 +226,10 @@ class Director:
             "frozen": st.frozen,
             "tempo": st.tempo,
             "tempo_source": st.tempo_source,
+            "beats_per_bar": st.plan.beats_per_bar,
             "last_cue": None if st.last_cue is None else st.last_cue.kind,
+            "pending": [(c.kind, c.arg, due - t) for due, c in self.pending],
+            "beat": st.tempo_board.beat_at(t, st.plan.bpm),
             "last_source": self.last_source,
             "cues_handled": st.cues_handled,
             "cues_ignored": st.cues_ignored,

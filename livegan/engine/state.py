@@ -21,6 +21,8 @@ Cue rules, in one place:
   more than 2 s starts a new count. The tapped tempo belongs to the song it
   was tapped in and is forgotten on a song change (songs have their own bpm).
   It times legs started after the tap; a leg already under way keeps its length.
+- Tempo from the rig (Link, MIDI clock, OSC) and tap tempo meet in one
+  :class:`~livegan.engine.tempo.TempoBoard`; its priority rules are there.
 - Every (re-)entry into a section advances its variant (a repeated lyric
   line gets its next picture), modulo the section's variant count.
 """
@@ -33,13 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Sequence
 
 from ..setlist import Setlist, Transition, section_transition, section_variants
-from ..triggers.events import Cue
+from ..triggers.events import Cue, Tempo
+from .tempo import MAX_BPM, MIN_BPM, TempoBoard
 
 log = logging.getLogger(__name__)
 
 TAP_RESET_SECONDS = 2.0  # a longer gap than this starts a new tap count
 TAP_MAX_INTERVALS = 4  # average over the last few intervals: steady, yet follows a change
-MIN_BPM, MAX_BPM = 30.0, 300.0
 UNFREEZE_SECONDS = 1.0  # shortest glide from a held picture back onto the path
 
 
@@ -61,6 +63,7 @@ class SongPlan:
     transitions: list[Transition]  # transition *into* each section
     bpm: float | None = None
     beats_per_bar: int = 4
+    quantise: str = "off"  # cues without a quantise of their own wait for: off, beat or bar
 
     def __post_init__(self) -> None:
         if self.sections < 1:
@@ -81,6 +84,7 @@ def plans_from_setlist(sl: Setlist) -> list[SongPlan]:
             transitions=[section_transition(sl, song, sec) for sec in song.sections],
             bpm=song.bpm,
             beats_per_bar=song.beats_per_bar,
+            quantise=song.quantise or sl.defaults.quantise,
         )
         for song in sl.songs
     ]
@@ -109,7 +113,7 @@ class ShowState:
     blackout_at: float = field(default=float("-inf"), init=False)
     frozen: bool = field(default=False, init=False)
     frozen_at: float = field(default=float("-inf"), init=False)
-    tapped_bpm: float | None = field(default=None, init=False)
+    tempo_board: TempoBoard = field(default_factory=TempoBoard, init=False)
     transition_override: float | None = field(default=None, init=False)
     version: int = field(default=0, init=False)
     cues_handled: int = field(default=0, init=False)
@@ -135,21 +139,50 @@ class ShowState:
         return self.plans[self.position.song]
 
     @property
+    def tapped_bpm(self) -> float | None:
+        r = self.tempo_board.readings.get("tap")
+        return None if r is None else r.bpm
+
+    @tapped_bpm.setter
+    def tapped_bpm(self, bpm: float | None) -> None:  # resume restores it
+        if bpm is None:
+            self.tempo_board.readings.pop("tap", None)
+        else:
+            self.tempo_board.set("tap", bpm, 0.0)
+
+    @property
     def tempo(self) -> float | None:
-        """The tempo for beat/bar transitions now: tapped, else the song's bpm."""
-        return self.tapped_bpm if self.tapped_bpm is not None else self.plan.bpm
+        """The tempo for beat/bar transitions now (see TempoBoard for who rules)."""
+        return self.tempo_board.current(self.plan.bpm)[0]
 
     @property
     def tempo_source(self) -> str | None:
-        return "tap" if self.tapped_bpm is not None else ("song" if self.plan.bpm is not None else None)
+        return self.tempo_board.current(self.plan.bpm)[1]
 
     def transition_seconds(self, song: int, section: int) -> float:
         """Length of the leg into (song, section): the override, else the section's own."""
         if self.transition_override is not None:
             return self.transition_override
         plan = self.plans[song]
-        bpm = self.tapped_bpm if (self.tapped_bpm is not None and song == self.position.song) else plan.bpm
+        bpm = self.tempo if song == self.position.song else self._running_bpm(plan.bpm)
         return plan.transitions[section].seconds(bpm, plan.beats_per_bar)
+
+    def _running_bpm(self, song_bpm: float | None) -> float | None:
+        """Another song's tempo: a clock or Link carries over, manual tempos don't."""
+        r = self.tempo_board.ruling()
+        if r is not None and r[0] in ("link", "clock"):
+            return r[1].bpm
+        return song_bpm
+
+    def handle_tempo(self, ev: Tempo) -> bool:
+        """A reading from a tempo source; True when the ruling tempo changed."""
+        if ev.bpm is None:
+            return self.tempo_board.lose(ev.source)
+        return self.tempo_board.set(ev.source, ev.bpm, ev.t, ev.beat)
+
+    def next_boundary(self, t: float, mode: str) -> float | None:
+        """When a cue quantised to ``mode`` (beat/bar) lands; None: at once."""
+        return self.tempo_board.next_boundary(t, mode, self.plan.bpm, self.plan.beats_per_bar)
 
     def progress(self, t: float) -> float:
         """Linear progress 0..1 of the current leg (1 when it is done)."""
@@ -226,7 +259,7 @@ class ShowState:
 
     def _enter(self, song: int, section: int, t: float) -> bool:
         if song != self.position.song:
-            self.tapped_bpm = None  # a tapped tempo belongs to its song
+            self.tempo_board.forget_manual()  # a tapped tempo belongs to its song
             self._taps.clear()
         seconds = self.transition_seconds(song, section)
         n = self._visits.get((song, section), 0)
@@ -260,7 +293,8 @@ class ShowState:
         avg = (self._taps[-1] - self._taps[0]) / (len(self._taps) - 1)
         bpm = min(MAX_BPM, max(MIN_BPM, 60.0 / avg))
         changed = bpm != self.tapped_bpm
-        self.tapped_bpm = bpm
+        # The last tap is a beat: the grid counts from the first tap of the count.
+        self.tempo_board.set("tap", bpm, t, beat=float(len(self._taps) - 1))
         return changed
 
     def _clamp(self, p: Position) -> Position:

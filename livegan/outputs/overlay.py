@@ -10,7 +10,8 @@ passes a plain dict each frame; every key is optional:
     fps         float       frames shown per second
     gen_ms      float       generator milliseconds per frame
     cue         str         the last cue and its source, e.g. "next (midi)"
-    status      list[str]   states worth a glance: "FROZEN", "BLACKOUT", "120 BPM"
+    status      list[str]   states worth a glance: "FROZEN", "BLACKOUT", "124 bpm · link",
+                            "PENDING next in 0.8 s" (a quantised cue waiting for its beat)
     warnings    list[str]   device/output problems (the newest few are shown)
     help        bool        the key card (default: shown with the panel)
     panel       bool        the info panel (default True; False for only message/notice)

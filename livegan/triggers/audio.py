@@ -5,7 +5,9 @@ Both run the same :class:`~livegan.audio.onset.OnsetDetector` and emit
 - ``Param('audio_level', 0..1)`` about 50 times a second (drift follows loudness),
 - ``Param('audio_pulse', 0..1)`` on every onset (a short kick of motion),
 - ``Cue('next', source='audio')`` on the onsets the current song's
-  :class:`~livegan.audio.gate.OnsetGate` lets through (``set_song_onsets``).
+  :class:`~livegan.audio.gate.OnsetGate` lets through (``set_song_onsets``),
+- with ``beat_tracking`` on, ``Tempo(bpm, 'audio', beat=...)`` once per beat
+  from :class:`~livegan.audio.beat.BeatTracker` on the detector's novelty.
 
 Live input: the PortAudio callback only copies samples into a lock-free
 single-producer/single-consumer ring (it must never wait); a worker thread
@@ -114,8 +116,12 @@ class _Listener:
     """Detector + gate -> events. Shared by the live and the file source."""
 
     def __init__(self, settings: OnsetSettings, sample_rate: int, clock: Clock,
-                 song: SongOnsets | None, sensitivity: float | None) -> None:
+                 song: SongOnsets | None, sensitivity: float | None, track: bool = False) -> None:
         self.detector = OnsetDetector(settings, sample_rate)
+        self.beats = None
+        if track:
+            from ..audio.beat import BeatFollower
+            self.beats = BeatFollower(self.detector)
         if sensitivity is not None:
             self.detector.sensitivity = sensitivity
         self.gate = OnsetGate(song)
@@ -132,11 +138,15 @@ class _Listener:
             evs.append(Param("audio_pulse", pulse_of(o.strength), source="audio", t=now))
             if self.gate.feed(o, o.level):  # self.gate may be swapped by set_song_onsets: read once
                 evs.append(Cue("next", source="audio", t=now))
+        if self.beats is not None:
+            evs.extend(self.beats.events(self.clock.now()))
         # one level per chunk at most (a backlog of stale levels is useless to the show)
         if det.time >= self._next_level:
             evs.append(Param("audio_level", round(float(det.level), 4), source="audio", t=self.clock.now()))
             self._next_level = det.time + LEVEL_INTERVAL
         return evs
+
+
 
 
 class _AudioSource(TriggerSource):
@@ -150,6 +160,7 @@ class _AudioSource(TriggerSource):
         self._sensitivity: float | None = None
         self._backend = backend  # a sounddevice-like module; None = import the real one
         self._listener: _Listener | None = None
+        self.beat_tracking = False  # on: a beat tracker on the novelty gives the 'audio' tempo
 
     def set_song_onsets(self, song: SongOnsets) -> None:
         """Use this song's onset rules from now on (the show calls it on song change)."""
@@ -222,7 +233,8 @@ class AudioInputSource(_AudioSource):
         self.device_name = str(info.get("name", idx))
         sr = int(self.sample_rate or info.get("default_samplerate") or 48000)
         self._ring = SampleRing(int(sr * self.ring_seconds))
-        self._listener = _Listener(self.settings, sr, self.clock, self._song, self._sensitivity)
+        self._listener = _Listener(self.settings, sr, self.clock, self._song, self._sensitivity,
+                                   track=self.beat_tracking)
         self.pa_overflows, self._overflow_warned = 0, False
         self._worker_error, self._stopped_by_device, self._closing = None, False, False
         try:
@@ -331,7 +343,8 @@ class AudioFileSource(_AudioSource):
         return self.samples.size / self.sample_rate
 
     def _open(self) -> None:
-        self._listener = _Listener(self.settings, self.sample_rate, self.clock, self._song, self._sensitivity)
+        self._listener = _Listener(self.settings, self.sample_rate, self.clock, self._song, self._sensitivity,
+                                   track=self.beat_tracking)
         self.position, self._play_pos, self.finished = 0, 0, False
         self._out_latency = 0.0
         if self.play:

@@ -1,7 +1,7 @@
-"""The two event types every trigger produces, and the queue that carries them.
+"""The event types every trigger produces, and the queue that carries them.
 
 Triggers never touch show state (DESIGN.md): a device thread turns raw input
-into :class:`Cue` or :class:`Param` events and puts them on an
+into :class:`Cue`, :class:`Param` or :class:`Tempo` events and puts them on an
 :class:`EventQueue`; the show loop drains it once per frame.
 """
 
@@ -15,6 +15,9 @@ from typing import Union
 CUE_KINDS: tuple[str, ...] = (
     "next", "prev", "goto", "song-next", "song-prev", "blackout", "freeze", "tap",
 )
+
+# How a cue may wait for the beat grid (None on a cue: the song's setting).
+QUANTISE_MODES: tuple[str, ...] = ("off", "beat", "bar")
 
 # Continuous parameters that MIDI knobs, audio and keys can set.
 PARAM_NAMES: tuple[str, ...] = (
@@ -37,10 +40,13 @@ class Cue:
     arg: int | None = None
     source: str = "key"
     t: float = 0.0  # time the source saw it (the injected clock's time)
+    quantise: str | None = None  # one of QUANTISE_MODES; None: the song's setting
 
     def __post_init__(self) -> None:
         if self.kind not in CUE_KINDS:
             raise ValueError(f"unknown cue {self.kind!r} (one of {', '.join(CUE_KINDS)})")
+        if self.quantise is not None and self.quantise not in QUANTISE_MODES:
+            raise ValueError(f"quantise must be one of {', '.join(QUANTISE_MODES)}, got {self.quantise!r}")
         if self.kind == "goto" and (self.arg is None or self.arg < 1):
             raise ValueError("goto needs a section number >= 1")
 
@@ -59,7 +65,22 @@ class Param:
             raise ValueError(f"unknown parameter {self.name!r} (one of {', '.join(PARAM_NAMES)})")
 
 
-Event = Union[Cue, Param]
+@dataclass(frozen=True)
+class Tempo:
+    """A tempo reading from one tempo source (clock, link, osc, ...).
+
+    ``bpm`` None means the source lost its tempo (the clock stopped arriving);
+    ``beat`` is the beat count at time ``t`` where the source knows the beat
+    grid (MIDI clock, Link), so cues can be quantised to it.
+    """
+
+    bpm: float | None
+    source: str
+    t: float = 0.0
+    beat: float | None = None
+
+
+Event = Union[Cue, Param, Tempo]
 
 
 @dataclass
@@ -80,7 +101,7 @@ class EventQueue:
 
     def put(self, ev: Event) -> bool:
         # Leave headroom for cues: params may only fill 3/4 of the queue.
-        if isinstance(ev, Param) and self._q.qsize() >= self.maxsize * 3 // 4:
+        if not isinstance(ev, Cue) and self._q.qsize() >= self.maxsize * 3 // 4:
             self.dropped_params += 1
             return False
         try:

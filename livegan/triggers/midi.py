@@ -31,6 +31,7 @@ from ..clock import Clock
 from ..errors import DeviceError
 from .base import TriggerSource
 from .events import Event, EventQueue
+from .midi_clock import MidiClock
 from .midi_map import MidiMapper, MidiPreset, load_midi_preset, parse_preset
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class MidiBackend(Protocol):
     name: str
 
     def list_ports(self) -> list[str]: ...
-    def open(self, port_name: str, callback: Callback) -> BackendPort: ...
+    def open(self, port_name: str, callback: Callback, timing: bool = False) -> BackendPort: ...
 
 
 # -- pure helpers --------------------------------------------------------------
@@ -120,7 +121,7 @@ class FakeMidiBackend:
         self._check()
         return list(self.ports)
 
-    def open(self, port_name: str, callback: Callback) -> FakePort:
+    def open(self, port_name: str, callback: Callback, timing: bool = False) -> FakePort:
         self._check()
         if port_name not in self.ports:
             raise DeviceError(f"MIDI input '{port_name}' is gone")
@@ -199,13 +200,13 @@ class RtMidiBackend:
             self._probe = self._client()
         return list(self._probe.get_ports())
 
-    def open(self, port_name: str, callback: Callback) -> "_RtPort":
+    def open(self, port_name: str, callback: Callback, timing: bool = False) -> "_RtPort":
         midi_in = self._client()
         ports = midi_in.get_ports()
         if port_name not in ports:  # ports renumber: look the index up at open time
             midi_in.delete()
             raise DeviceError(f"MIDI input '{port_name}' is gone")
-        midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
+        midi_in.ignore_types(sysex=True, timing=not timing, active_sense=True)  # timing: MIDI clock
 
         def on_message(event: tuple[tuple[list[int], float], Any], data: Any = None) -> None:
             try:
@@ -259,8 +260,14 @@ class MidiInput(TriggerSource):
     check_seconds = 0.5   # how often the port list is checked for an unplug
 
     def __init__(self, events: EventQueue, clock: Clock, port: str | None = None,
-                 preset: MidiPreset | None = None, backend: str | MidiBackend = "rtmidi") -> None:
+                 preset: MidiPreset | None = None, backend: str | MidiBackend = "rtmidi",
+                 midi_clock: bool = True, clock_only: bool = False) -> None:
         super().__init__(events, clock)
+        if clock_only:
+            self.name = "MIDI clock"
+        # MIDI clock bytes (24 ppqn, Start/Stop/Continue/SPP) -> Tempo events; clock_only: no cues.
+        self.midi_clock = MidiClock() if midi_clock or clock_only else None
+        self.clock_only = clock_only
         self.preset = preset if preset is not None else load_midi_preset()
         self.query = port if port is not None else self.preset.port
         self.backend = get_backend(backend) if isinstance(backend, str) else backend
@@ -283,7 +290,7 @@ class MidiInput(TriggerSource):
                 raise DeviceError(self._lost_message())
             want = f"matches '{self.query}'" if self.query else "is connected"
             raise DeviceError(f"no input {want} (available: {', '.join(ports) or 'none'})")
-        self._port = self.backend.open(name, self._on_bytes)
+        self._port = self.backend.open(name, self._on_bytes, timing=self.midi_clock is not None)
         if self._lost:
             log.info("MIDI input '%s' is back", name)
         else:
@@ -293,6 +300,10 @@ class MidiInput(TriggerSource):
 
     def _poll(self) -> list[Event]:
         now = self.clock.now()
+        if self.midi_clock is not None:
+            lost = self.midi_clock.check(now)  # a clock that stopped: warn once, keep its tempo
+            if lost is not None:
+                self.events.put(lost)
         if now >= self._next_check:
             self._next_check = now + self.check_seconds
             ports = self.backend.list_ports()
@@ -338,7 +349,11 @@ class MidiInput(TriggerSource):
                 for tap in self._taps:
                     tap.put(data, t)
                 return
-            evs = self.mapper.feed(data, t)
+            evs: list[Event] = []
+            if self.midi_clock is not None and any(b >= 0xF8 or b == 0xF2 for b in data):
+                evs.extend(self.midi_clock.feed(data, t))
+            if not self.clock_only:
+                evs.extend(self.mapper.feed(data, t))
         for ev in evs:
             self.events.put(ev)
 

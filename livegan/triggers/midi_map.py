@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..errors import ConfigError
 from ..yamlio import load_yaml, locate, to_plain, validate
-from .events import CUE_KINDS, Cue, Event, Param
+from .events import CUE_KINDS, QUANTISE_MODES, Cue, Event, Param
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "presets" / "midi"
 DEFAULT_PRESET_PATH = PRESET_DIR / "generic.yaml"
@@ -81,6 +81,7 @@ class MidiPreset(BaseModel):
     name: str = "unnamed"
     port: str | None = None           # port-name substring used when --midi gives none
     min_cue_interval: float = DEFAULT_MIN_CUE_INTERVAL
+    quantise: str | None = None       # off, beat or bar for this controller's cues; none: the song's
     mappings: list[Mapping]
 
 
@@ -106,7 +107,7 @@ def _numbers(spec: int | str | None, field: str) -> list[int] | None:
     return list(range(lo, hi + 1))
 
 
-def param_range(m: Mapping) -> tuple[float, float]:
+def param_range(m: Any) -> tuple[float, float]:
     return m.range if m.range is not None else PARAM_RANGES[m.param or "master_fade"]["default"]
 
 
@@ -123,12 +124,17 @@ def _check_mapping(m: Mapping) -> tuple[str, str] | None:
         return field, str(e)
     if m.channel is not None and not 1 <= m.channel <= 16:
         return "channel", f"channel must be in range 1..16, got {m.channel}"
+    if not 1 <= m.velocity_min <= 127:
+        return "velocity_min", f"velocity_min must be in range 1..127, got {m.velocity_min}"
+    return check_target(m)
+
+
+def check_target(m: Any) -> tuple[str, str] | None:
+    """What a mapping (MIDI or OSC) does: exactly one of cue/param, valid arg/range/curve."""
     if m.curve not in CURVES:
         return "curve", f"curve must be one of {', '.join(CURVES)}, got '{m.curve}'{_near(m.curve, CURVES)}"
     if (m.cue is None) == (m.param is None):
         return ("cue" if m.cue else "", "a mapping needs exactly one of cue, param")
-    if not 1 <= m.velocity_min <= 127:
-        return "velocity_min", f"velocity_min must be in range 1..127, got {m.velocity_min}"
     if m.cue is not None:
         if m.cue not in CUE_KINDS:
             return "cue", f"unknown cue '{m.cue}'{_near(m.cue, CUE_KINDS)} (one of {', '.join(CUE_KINDS)})"
@@ -177,6 +183,9 @@ def parse_preset(data: Any, root: Any = None, name: str = "<preset>") -> MidiPre
     if not 0.0 <= preset.min_cue_interval <= 2.0:
         raise ConfigError(f"min_cue_interval must be in range 0..2 seconds, got {preset.min_cue_interval:g}",
                           locate(root, ("min_cue_interval",), name))
+    if preset.quantise is not None and preset.quantise not in QUANTISE_MODES:
+        raise ConfigError(f"quantise must be one of {', '.join(QUANTISE_MODES)}, got '{preset.quantise}'"
+                          f"{_near(preset.quantise, QUANTISE_MODES)}", locate(root, ("quantise",), name))
     if not preset.mappings:
         raise ConfigError("mappings is empty; a preset needs at least one mapping",
                           locate(root, ("mappings",), name))
@@ -381,5 +390,5 @@ class MidiMapper:
                 self.suppressed += 1
                 continue
             self._last_cue[(m.cue or "", arg)] = t
-            out.append(Cue(m.cue or "next", arg, source="midi", t=t))
+            out.append(Cue(m.cue or "next", arg, source="midi", t=t, quantise=self.preset.quantise))
         return out
