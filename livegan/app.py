@@ -180,6 +180,7 @@ class Show:
         sec = info["section"]
         st = self.worker.stats
         status = [s for s, on in (("BLACKOUT", info["blackout"]), ("FROZEN", info["frozen"])) if on]
+        status.extend(getattr(self.worker, "badges", ()))  # e.g. BAKED: frames from baked clips
         if info.get("tempo"):
             status.append(f"{info['tempo']:.0f} bpm")
         return {
