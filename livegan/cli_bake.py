@@ -29,8 +29,8 @@ def run_bake(setlist: Path, sl, banks: Path, gen, *, fps: float, drift: float, s
                      loop_seconds=loop_seconds or LOOP_SECONDS, progress=not quiet)
     rate = s.frames / s.seconds if s.seconds > 0 and s.frames else 0.0
     raw = s.frames / s.generator_seconds if s.generator_seconds > 0 else 0.0
-    echo(f"baked: {s.done} clips rendered, {s.cached} cached, {s.removed} stale removed; {s.frames} frames in "
-         f"{s.seconds:.1f} s ({rate:.1f} fps; generator alone {raw:.1f} fps)")
+    speed = f"; {s.frames} frames in {s.seconds:.1f} s ({rate:.1f} fps; generator alone {raw:.1f} fps)" if s.frames else ""
+    echo(f"baked: {s.done} clips rendered, {s.cached} cached, {s.removed} stale removed{speed}")
     echo(f"  {s.bytes / 1e6:.1f} MB for {s.clip_seconds / 60:.1f} min of clips: {s.mb_per_minute:.1f} MB per minute")
     echo(f"  index {s.index}")
 
