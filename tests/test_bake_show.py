@@ -149,3 +149,14 @@ def test_explicit_mps_is_checked(monkeypatch):
         registry.resolve_device("mps")
     with pytest.raises(ModelError, match=r"unknown device 'metal' \(auto, cpu, cuda, cuda:N, mps\)"):
         registry.resolve_device("metal")
+
+
+def test_prep_then_bake_in_one_command(tmp_path: Path, capsys):
+    sl = tmp_path / "set.yaml"
+    sl.write_text("defaults: {model: tiny, clip: tiny, variants: 1, candidates: 2, cutouts: 8}\n"
+                  "songs:\n  - title: Two\n    sections:\n      - text: a gondola under the bridge\n")
+    main(["prep", str(sl), "--steps", "1", "-q", "--no-sheets", "--bake", "--bake-fps", "5"])
+    out = capsys.readouterr().out
+    assert "done: 1 searched" in out and "baked: 1 clips rendered" in out
+    idx = json.loads((tmp_path / "set-banks" / "baked" / "index.json").read_text())
+    assert idx["fps"] == 5 and list(idx["songs"]["Two"]["clips"]) == ["idle/0/0"]

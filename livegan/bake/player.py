@@ -100,8 +100,9 @@ class BakedPlayer:
         img = self._leg_frame(self._leg, t) if self._leg is not None else None
         if img is None:
             return self._last
+        if img is not self._last:
+            self.stats.frames += 1  # distinct pictures (a held or repeated clip frame is not a new one)
         self._last = img
-        self.stats.frames += 1
         return img
 
     # -- following the director -------------------------------------------------
@@ -162,6 +163,8 @@ class BakedPlayer:
             if clip is not None:
                 anchor = leg.start + (leg.seconds if leg.trans is not None else 0.0)
                 base = _sample(clip, ((t - anchor) * self.clips.fps) % len(clip), wrap=True)
+        if base is not None and self._last is not None and base.ctypes.data == self._last.ctypes.data:
+            base = self._last  # the very clip frame shown last time (the display is faster than the clip)
         src = _fit(leg.from_img, base)
         w = 1.0 if src is None or leg.fade <= 0 else ease((t - leg.fade_start) / leg.fade, EASING)
         if base is None:
