@@ -57,7 +57,7 @@ def main() -> None:
         banks = a.banks or tmp / "banks"
         if not (banks / "baked" / "index.json").is_file():
             subprocess.run([sys.executable, "-m", "livegan.cli", "bake", str(SETLIST), "--banks", str(banks),
-                            "--model", "biggan-deep-128", "--random-weights", "--loop", "4", "--quiet"],
+                            "--model", "biggan-deep-128", "--random-weights", "--loop", "2", "--quiet"],
                            check=True, cwd=ROOT)
         out = {"screen": os.environ.get("DISPLAY"), "seconds": a.seconds}
         out["baked_128"] = run(["--banks", str(banks), "--baked"], a.seconds, tmp)
