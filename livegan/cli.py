@@ -325,4 +325,8 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as `python -m livegan.cli`: this module is __main__, and cli_tools/cli_bake registered their
+    # commands on the *imported* livegan.cli's app, so run that one (else "No such command 'render'").
+    from livegan.cli import main as _main
+
+    _main()

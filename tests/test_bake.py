@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from livegan.bake.clips import DriftSettings, idle_latents, transition_latents
 from livegan.bake.codec import read_clip
 from livegan.bake.index import index_path, load_index
 from livegan.bake.runner import bake_setlist
-from livegan.bank import Bank, bank_path, load_bank, save_bank
+from livegan.bank import bank_path, load_bank, save_bank
 from livegan.engine.path import Drift, Keyframe
 from livegan.errors import BankError
 from livegan.setlist import load_setlist

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-import threading
 import time
 
 import numpy as np

@@ -106,8 +106,6 @@ def test_a_bake_for_another_generator_is_no_fallback_and_the_show_says_why(baked
 
 def test_show_switches_to_baked_and_says_so(baked_files):
     """Through the real Show: a failing generator puts BAKED on screen and in the warnings; cues still count."""
-    import time
-    from livegan.app import Show
     sl, banks = baked_files
     clock = ManualClock()
     show = build_show(cfg(sl, banks), clock=clock, output=NullOutput())
@@ -160,3 +158,14 @@ def test_prep_then_bake_in_one_command(tmp_path: Path, capsys):
     assert "done: 1 searched" in out and "baked: 1 clips rendered" in out
     idx = json.loads((tmp_path / "set-banks" / "baked" / "index.json").read_text())
     assert idx["fps"] == 5 and list(idx["songs"]["Two"]["clips"]) == ["idle/0/0"]
+
+
+def test_python_dash_m_reaches_commands_registered_by_other_modules():
+    """`python -m livegan.cli bake` (and render) used to say "No such command": they register on the imported app."""
+    import os
+    import subprocess
+    import sys
+    for cmd in ("bake", "render"):
+        r = subprocess.run([sys.executable, "-m", "livegan.cli", cmd, "--help"], capture_output=True, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+        assert r.returncode == 0 and f"livegan.cli {cmd} [OPTIONS]" in r.stdout, r.stderr[-300:]
