@@ -9,7 +9,8 @@ generator, in show time from the injected clock:
   in between (an out-of-memory on every device ends here too: the worker's
   CPU fallback fails again), or the worker's own watchdog restarted it;
 - **hung**: the worker has been inside one generator call for longer than
-  ``max(HANG_FLOOR, 4 x its usual batch time)`` of show time.
+  ``max(HANG_FLOOR, 4 x its usual batch time)`` of show time (judged once a
+  first batch has told how long a batch takes).
 
 Either switches to the baked clips at once (a short crossfade from the last
 live picture), says so through ``on_switch`` (overlay and log) and shows the
@@ -113,7 +114,8 @@ class FallbackWorker:
             self._frames = s.frames
         restarts = s.restarts - self._restarts
         self._restarts = s.restarts
-        hung = self._hung(now, s.batch_seconds)
+        # Before its first batch nobody knows how long a frame takes (a big model on a CPU: seconds): no hang yet.
+        hung = self._hung(now, s.batch_seconds) and s.batches > 0
         if not self.active:
             self.baked.sync(now)
             self.baked.prefetch()
