@@ -114,6 +114,25 @@ def test_settled_frames_are_the_keyframes_and_a_tapped_transition_lands_on_time(
         player.stop()
 
 
+def test_a_cue_mid_transition_starts_from_the_picture_on_screen(files, tiny_gen):
+    director, player, kf = make(files)
+    player.start()
+    try:
+        at(player, 0.0)
+        director.handle(Cue("next", source="test"), 1.0)   # 2 s baked transition into section 2
+        mid = at(player, 2.0)
+        director.handle(Cue("next", source="test"), 2.0)   # on to section 3 while still under way
+        assert player.frame_at(2.0) is mid or np.array_equal(at(player, 2.0), mid)  # no jump at the cue
+        leg = player._leg
+        assert leg.trans is not None and leg.trans.file == player.clips.trans(0, 1, 0, 0).file
+        soon = at(player, 2.0 + 0.05)
+        clip = player.cache.get(leg.trans.file)
+        assert psnr(soon, mid) > psnr(clip[0], mid)  # still mostly the old picture just after the cue
+        assert np.array_equal(at(player, 4.0), player.cache.get(player.clips.idle(0, 2, 0).file)[0])
+    finally:
+        player.stop()
+
+
 def test_unbaked_jump_crossfades_between_idle_loops_and_freeze_holds(files, tiny_gen):
     director, player, kf = make(files)
     player.start()
