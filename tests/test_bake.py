@@ -186,3 +186,15 @@ def test_bad_index_is_one_line_with_file_and_field(tmp_path, baked):
         load_index(p)
     with pytest.raises(BankError, match="run `livegan bake"):
         load_index(tmp_path / "nothing.json")
+
+
+def test_progress_is_plain_lines_with_an_eta_when_not_a_terminal(tmp_path, tiny_gen, capsys):
+    sl = tmp_path / "sl.yaml"
+    sl.write_text("defaults: {model: tiny, clip: tiny, variants: 1, transition: 1}\n"
+                  "songs:\n  - title: One\n    sections:\n      - {text: a weasel, classes: [weasel]}\n"
+                  "      - {text: a teapot, classes: [teapot]}\n")
+    s = bake_setlist(load_setlist(sl), tmp_path / "banks", tiny_gen, fps=5, loop_seconds=1, progress=True)
+    err = capsys.readouterr().err.splitlines()
+    lines = [x for x in err if x.startswith("bake ")]
+    assert s.done == 3 and len(lines) == 3  # one line per clip: two idle loops, one transition
+    assert lines[-1].startswith("bake 3/3 clips, 16/16 frames") and "ETA 0 s" in lines[-1]

@@ -222,3 +222,27 @@ def test_failing_generator_switches_to_baked_within_a_second_and_back(files, tin
         assert fw.switches[-1][1] == "live" and "back to live" in said[-1]
     finally:
         fw.stop()
+
+
+def test_a_broken_clip_is_played_around_not_fatal(files, tmp_path):
+    import shutil
+    sl_path, banks0 = files
+    banks = tmp_path / "banks"
+    shutil.copytree(banks0, banks)
+    director, player, kf = make((sl_path, banks))
+    broken = player.clips.trans(0, 0, 0, 0)
+    (banks / "baked" / broken.file).write_bytes(b"\x00not a video")
+    player.start()
+    try:
+        first = at(player, 0.0)
+        director.handle(Cue("next", source="test"), 1.0)
+        player.frame_at(1.0)
+        assert player.cache.wait_for(broken.file, 20.0) is None and player.cache.errors == 1
+        loop = player.cache.wait_for(player.clips.idle(0, 1, 0).file, 20.0)
+        assert loop is not None
+        half = player.frame_at(2.0)  # played as an unbaked jump: a crossfade into the target's loop
+        assert player._leg.trans is None
+        assert not np.array_equal(half, first) and psnr(half, first) < 60
+        np.testing.assert_array_equal(player.frame_at(3.0), loop[int(round(2.0 * FPS)) % len(loop)])
+    finally:
+        player.stop()

@@ -53,6 +53,11 @@ class ClipCache:
                 self._cv.notify()
             return clip
 
+    def failed(self, file: str) -> bool:
+        """Whether this clip could not be decoded (it will not be tried again)."""
+        with self._cv:
+            return file in self._failed
+
     def want(self, files: list[str]) -> None:
         """The clips needed soon, most urgent first (replaces the previous wish list)."""
         with self._cv:

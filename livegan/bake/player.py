@@ -17,7 +17,8 @@ state, leg by leg:
   show as live (the director's brightness).
 
 Clips are decoded ahead on the :class:`~livegan.bake.decoder.ClipCache`
-thread; ``frame_at`` never waits for a decode (it holds the current picture).
+thread; ``frame_at`` never waits for a decode (it holds the current picture), and a
+clip that cannot be decoded turns its leg into a crossfade.
 Drift modulation by audio and knobs is not in the clips: they move at the
 drift they were baked with.
 """
@@ -153,6 +154,9 @@ class BakedPlayer:
     def _leg_frame(self, leg: _Leg, t: float) -> np.ndarray | None:
         dt = max(0.0, t - leg.start)
         base = None
+        if leg.trans is not None and self.cache.failed(leg.trans.file):
+            # A broken transition clip: play the leg as an unbaked jump (crossfade into the target's loop).
+            leg.trans, leg.fade_start, leg.fade = None, leg.start, leg.seconds
         if leg.trans is not None and dt < leg.seconds:
             clip = self.cache.get(leg.trans.file)
             if clip is not None:  # stretched: the clip's length becomes the leg's real length
