@@ -197,6 +197,7 @@ class Show:
         sec = info["section"]
         st = self.worker.stats
         status = [s for s, on in (("BLACKOUT", info["blackout"]), ("FROZEN", info["frozen"])) if on]
+        status.extend(getattr(self.worker, "badges", ()))  # e.g. BAKED: frames from baked clips
         if info.get("tempo"):
             status.append(f"{info['tempo']:.0f} bpm · {info.get('tempo_source') or 'song'}")
         for kind, arg, wait in info.get("pending") or []:

@@ -30,7 +30,7 @@ OPT_BANKS = typer.Option(None, "--banks", help="bank folder [default: SETLIST's 
 OPT_MODEL_OVERRIDE = typer.Option(None, "--model", help="override the generator the banks name")
 OPT_WEIGHTS_DIR = typer.Option(None, "--weights", help="local BigGAN folder (config.json + pytorch_model.bin)")
 OPT_RANDOM_OVERRIDE = typer.Option(False, "--random-weights", help="with --model: random weights (smoke runs)")
-OPT_DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda")
+OPT_DEVICE = typer.Option("auto", "--device", help="auto (CUDA, then Apple MPS, then CPU), cpu, cuda or mps")
 OPT_DTYPE = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16")
 OPT_DRIFT = typer.Option(0.15, "--drift", min=0, max=1, help="drift amount around each keyframe")
 
@@ -142,6 +142,8 @@ def prep(
                                   help="use the offline stand-in models when real weights can't be had"),
     sheets: bool = typer.Option(True, "--sheets/--no-sheets", help="write a contact-sheet PNG per song"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    bake: bool = typer.Option(False, "--bake", help="then bake clips for `show --baked` (see `livegan bake`)"),
+    bake_fps: float = typer.Option(30.0, "--bake-fps", min=1, max=120, help="with --bake: clip frame rate"),
 ) -> None:
     """Find keyframes for every lyric line: one bank + contact sheet per song."""
     from .prep.runner import prep_setlist
@@ -162,8 +164,11 @@ def prep(
         echo(f"  bank  {b}")
     for p in s.sheets:
         echo(f"  sheet {p}")
-    if s.unsaved:
+    if s.unsaved:  # (before a bake: it would bake the old banks)
         raise LiveganError(f"{len(s.unsaved)} bank(s) not written where they belong: " + "; ".join(s.unsaved))
+    if bake:
+        from .cli_bake import run_bake
+        run_bake(setlist, sl, out, gen, fps=bake_fps, drift=OPT_DRIFT.default, songs=songs, quiet=quiet)
 
 
 # --------------------------------------------------------------------------- show
@@ -211,6 +216,8 @@ def show(
     link: bool = typer.Option(False, "--link", help="join an Ableton Link session (tempo and beat)"),
     audio_tempo: bool = typer.Option(False, "--audio-tempo",
                                      help="with --audio/--audio-file: tempo and beat from a beat tracker"),
+    baked: bool = typer.Option(False, "--baked", help="frames from baked clips (`livegan bake`), no generator; "
+                               "--rehearse picks this itself on a machine without a GPU when clips exist"),
 ) -> None:
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
     from .session import ShowConfig, build_show, run_show
@@ -231,7 +238,8 @@ def show(
                      random_weights=random_weights, device=device,
                      dtype=dtype, midi=midi, midi_map=midi_map, audio=audio, audio_file=audio_file,
                      audio_preset=audio_preset, drift=drift, fps=fps, osc=osc, osc_host=osc_host,
-                     osc_map=osc_map, osc_send=osc_send, clock=clock, link=link, audio_tempo=audio_tempo)
+                     osc_map=osc_map, osc_send=osc_send, clock=clock, link=link, audio_tempo=audio_tempo,
+                     baked=baked)
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)
@@ -314,6 +322,7 @@ def demo_cues_path() -> Path:
 
 # render, bench, soak, onsets, devices and learn live in cli_tools (registered on import).
 from . import cli_tools  # noqa: E402,F401
+from . import cli_bake  # noqa: E402,F401  (bake)
 
 
 # --------------------------------------------------------------------------- main

@@ -66,15 +66,18 @@ class ShowConfig:
     clock: str | None = None         # MIDI clock from this port instead of the --midi one
     link: bool = False               # join an Ableton Link session
     audio_tempo: bool = False        # beat tracker on the audio input: the lowest-priority tempo
+    baked: bool = False              # frames from baked clips (livegan bake), no generator
     notices: list[str] = field(default_factory=list)
 
 
 def auto_dtype(device: str) -> str:
-    """bf16 autocast where the hardware does it natively (CUDA, CPUs with AVX512-BF16), else fp32."""
+    """bf16 autocast where the hardware does it natively (CUDA, CPUs with AVX512-BF16), fp16 on MPS, else fp32."""
     import torch
 
     if device.startswith("cuda"):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    if device == "mps":
+        return "float16"  # fp16 autocast: Apple GPUs run half precision natively
     try:
         return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
     except (AttributeError, RuntimeError):
@@ -156,9 +159,14 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     clock = clock or MonotonicClock()
     sl = load_setlist(cfg.setlist)
     banks = cfg.banks or default_banks(cfg.setlist)
-    gen = load_show_generator(cfg, sl, banks, lambda m: (cfg.notices.append(m), notice(m)))
-    gid = {"name": gen.id.name, "weights": gen.id.weights}
-    keyframes = ShowKeyframes(sl, banks, gid, gen.num_latents)
+    from .bake.wiring import baked_generator, picture_source, wants_baked
+    if wants_baked(cfg.baked, cfg.rehearse, banks):
+        gen = None  # baked clips only: no generator to load (a laptop starts in a second)
+        gid, layers = baked_generator(banks)
+    else:
+        gen = load_show_generator(cfg, sl, banks, lambda m: (cfg.notices.append(m), notice(m)))
+        gid, layers = {"name": gen.id.name, "weights": gen.id.weights}, gen.num_latents
+    keyframes = ShowKeyframes(sl, banks, gid, layers)
     plans = [dataclasses.replace(p, variants=keyframes.variants(i)) for i, p in enumerate(plans_from_setlist(sl))]
     state = None
     state_path = banks / STATE_FILE
@@ -177,16 +185,23 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
         section_text=sl.songs[p[0]].sections[p[1]].text)
     events = EventQueue()
     sources = make_sources(cfg, sl, events, clock)
-    worker = RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
-                          on_oom=lambda e: _cpu_fallback(gen, notice))
+    live = None if gen is None else RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
+                                                 on_oom=lambda e: _cpu_fallback(gen, notice))
+    from .bake.clips import DriftSettings
+    worker = picture_source(live, director, sl, banks, keyframes, plans, DriftSettings(cfg.drift, cfg.drift_speed),
+                            clock, lambda m: (cfg.notices.append(m), notice(m)))
     out = output or make_output(cfg)
     offline = any("OFFLINE" in n for n in cfg.notices)
+    baked_notice = next((n for n in cfg.notices if n.startswith("BAKED")), None)
     opts = ShowOptions(fps=cfg.fps, overlay=cfg.overlay if cfg.overlay is not None else (cfg.windowed or cfg.rehearse),
-                       notice="OFFLINE: stand-in models (no real weights)" if offline else None,
+                       notice="OFFLINE: stand-in models (no real weights)" if offline else baked_notice,
                        lyrics=[[s.text for s in song.sections] for song in sl.songs])
     show = Show(director, worker, out, clock, events, sources, opts)
     # The VJ watches the projector, not the terminal: say it on screen too.
-    worker.on_oom = lambda e: _cpu_fallback(gen, lambda m: (notice(m), show.warn(m)))
+    if live is not None:
+        live.on_oom = lambda e: _cpu_fallback(gen, lambda m: (notice(m), show.warn(m)))
+    if hasattr(worker, "on_switch"):  # live with baked clips standing by: say every switch on screen too
+        worker.on_switch = lambda m: (notice(m), show.warn(m))
     for w in keyframes.warnings:
         show.warn(w)
     from .engine.cuefile import ScriptedCueSource, ignored_gotos

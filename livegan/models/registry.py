@@ -39,14 +39,27 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LIVEGAN_CACHE") or Path.home() / ".cache" / "livegan")
 
 
+def mps_available() -> bool:
+    """Apple Silicon's GPU (Metal Performance Shaders) usable by this torch build."""
+    mps = getattr(torch.backends, "mps", None)
+    try:
+        return bool(mps is not None and mps.is_available())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> cuda when there is one, else cpu; an unavailable cuda is an error."""
+    """``auto`` -> cuda, else mps (Apple Silicon), else cpu; an unavailable cuda or mps is an error."""
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if mps_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelError("--device cuda asked for, but no CUDA GPU is available (use --device cpu or auto)")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise ModelError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N)")
+    if device == "mps" and not mps_available():
+        raise ModelError("--device mps asked for, but Apple's MPS is not available here (use --device cpu or auto)")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise ModelError(f"unknown device {device!r} (auto, cpu, cuda, cuda:N, mps)")
     return device
 
 
