@@ -166,8 +166,10 @@ def prep(
 
 # --------------------------------------------------------------------------- show
 def _keys_epilog() -> str:
+    from .outputs.kinds import output_help_text  # pure and tiny: the single source of the output kinds
     from .triggers.keyboard import KEY_HELP  # pure and tiny: the single source of the key table
-    return "Keys: " + "; ".join(f"{k}: {v}" for k, v in KEY_HELP) + "."
+    return ("Keys: " + "; ".join(f"{k}: {v}" for k, v in KEY_HELP) + ".\n\n"
+            "Outputs (--output, repeatable): " + output_help_text() + ".")
 
 
 @app.command(epilog=_keys_epilog())
@@ -195,16 +197,26 @@ def show(
     audio_preset: Optional[str] = typer.Option(None, "--audio-preset", help="onset preset name or YAML (presets/audio)"),
     drift: float = OPT_DRIFT,
     fps: float = typer.Option(60.0, "--fps", min=1, max=240, help="display frame rate"),
+    output: Optional[list[str]] = typer.Option(None, "--output", "-o", help="where frames go, repeatable: window, "
+                                               "ndi[:NAME], virtualcam, syphon[:NAME], spout[:NAME], "
+                                               "record:FILE.mp4 (see below) [default: window]"),
+    output_size: Optional[str] = typer.Option(None, "--output-size", help="WxH for NDI/camera/Syphon/Spout/"
+                                              "record outputs [default: the generator's size]"),
+    console: bool = typer.Option(False, "--console", help="operator console window; the projector shows no overlay"),
 ) -> None:
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
     from .session import ShowConfig, build_show, run_show
 
     _validate_show_inputs(cues, midi_map, audio_preset, audio_file)  # bad files fail before any model loads
+    from .outputs.kinds import check_installed, parse_outputs, parse_size
+    check_installed(parse_outputs(output))  # an unknown kind, Syphon on Linux, a missing extra: before models load
+    size = parse_size(output_size) if output_size else None
     cfg = ShowConfig(setlist=setlist, banks=banks, display=display, windowed=windowed, rehearse=rehearse,
                      resume=resume, headless=headless, cues=cues, model=model, weights=weights,
                      random_weights=random_weights, device=device,
                      dtype=dtype, midi=midi, midi_map=midi_map, audio=audio, audio_file=audio_file,
-                     audio_preset=audio_preset, drift=drift, fps=fps)
+                     audio_preset=audio_preset, drift=drift, fps=fps,
+                     outputs=list(output or []), output_size=size, console=console)
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)

@@ -60,6 +60,9 @@ class ShowConfig:
     overlay: bool | None = None
     max_batch: int = 4
     notices: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # --output specs (see outputs/kinds.py); [] = the window
+    output_size: tuple[int, int] | None = None         # --output-size for network/camera/record outputs
+    console: bool = False                               # --console: operator window beside the projector
 
 
 def auto_dtype(device: str) -> str:
@@ -115,7 +118,7 @@ def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock)
     return sources
 
 
-def make_output(cfg: ShowConfig) -> Output:
+def make_window(cfg: ShowConfig) -> Output:
     if cfg.headless:
         from .outputs.null import NullOutput
         return NullOutput()
@@ -123,6 +126,26 @@ def make_output(cfg: ShowConfig) -> Output:
     if cfg.rehearse:
         return WindowOutput(display=cfg.display, windowed=True, size=(960, 540), title="livegan (rehearsal)")
     return WindowOutput(display=cfg.display, windowed=cfg.windowed, size=cfg.window_size)
+
+
+def make_output(cfg: ShowConfig) -> Output:
+    """The window alone (the default), or a FanOut of window, console and every other --output."""
+    from .outputs.kinds import parse_outputs
+
+    specs = parse_outputs(cfg.outputs)
+    sinks_specs = [s for s in specs if s.kind != "window"]
+    if not sinks_specs and not cfg.console:
+        return make_window(cfg)
+    from .outputs.fanout import FanOut
+    from .outputs.sinks import make_sink
+
+    direct = [make_window(cfg)] if any(s.kind == "window" for s in specs) else []
+    overlays = [not cfg.console] * len(direct)  # with a console the projector never shows the overlay
+    if cfg.console:
+        from .outputs.console import make_console
+        direct.append(make_console(cfg))
+        overlays.append(True)
+    return FanOut(direct, [make_sink(s, cfg.fps) for s in sinks_specs], size=cfg.output_size, overlays=overlays)
 
 
 def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | None = None,
@@ -155,6 +178,10 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
                        notice="OFFLINE: stand-in models (no real weights)" if offline else None,
                        lyrics=[[s.text for s in song.sections] for song in sl.songs])
     show = Show(director, worker, out, clock, events, sources, opts)
+    if hasattr(out, "on_warning"):  # a FanOut: a failing output says so on screen, once
+        out.on_warning = show.warn
+    if hasattr(out, "attach"):  # the console reads the show's state (setlist, keyframes, health)
+        out.attach(show, sl, keyframes)
     # The VJ watches the projector, not the terminal: say it on screen too.
     worker.on_oom = lambda e: _cpu_fallback(gen, lambda m: (notice(m), show.warn(m)))
     for w in keyframes.warnings:
@@ -203,6 +230,8 @@ def run_show(show: Show, seconds: float | None = None):
     finally:
         out.close()
         show.saver.close()
+    if hasattr(out, "stats"):  # a FanOut: frames sent/dropped/failures per output
+        summary.faults["outputs"] = out.stats()
     return summary
 
 
