@@ -96,11 +96,25 @@ def gpu() -> dict[str, Any]:
     return {"available": False, "name": None, "note": "no CUDA GPU; the show runs on the CPU (--rehearse)"}
 
 
+def video_outputs() -> dict[str, Any]:
+    """Which --output backends are installed, and the NDI source name receivers will list.
+
+    Nothing is opened: an NDI finder would announce itself on the network.
+    """
+    import importlib.util
+
+    from .outputs.kinds import EXTRA_MODULES
+    from .outputs.ndi import source_name
+
+    installed = {kind: importlib.util.find_spec(mod) is not None for kind, mod in EXTRA_MODULES.items()}
+    return {"installed": installed, "ndi_source": source_name("livegan")}
+
+
 def list_devices(midi_backend: Any = "rtmidi") -> dict[str, Any]:
     """Every device group as plain data: keys midi, audio, displays, gpu. Never raises."""
     out: dict[str, Any] = {}
     for key, probe in (("midi", lambda: midi_inputs(midi_backend)), ("audio", audio_inputs),
-                       ("displays", displays), ("gpu", gpu)):
+                       ("displays", displays), ("gpu", gpu), ("outputs", video_outputs)):
         try:
             out[key] = probe()
         except Exception as e:  # noqa: BLE001 - belt and braces: one group can't sink the rest
@@ -135,6 +149,15 @@ def format_devices(d: dict[str, Any]) -> str:
     for i, (w, h) in enumerate(disp.get("sizes", [])):
         lines.append(f"  [{i}] {w}x{h}")
     note(disp)
+
+    o = d.get("outputs", {})
+    if o.get("installed") is not None:
+        lines.append("Video outputs (--output):")
+        for kind, ok in o["installed"].items():
+            extra = "" if ok else f" (pip install 'livegan[{kind}]')"
+            name = f": receivers list it as '{o['ndi_source']}'" if kind == "ndi" and ok else ""
+            lines.append(f"  {kind}: {'installed' if ok else 'not installed'}{name}{extra}")
+    note(o)
 
     g = d.get("gpu", {})
     lines.append("GPU:")
