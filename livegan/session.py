@@ -139,11 +139,15 @@ def make_output(cfg: ShowConfig) -> Output:
     from .outputs.fanout import FanOut
     from .outputs.sinks import make_sink
 
-    direct = [make_window(cfg)] if any(s.kind == "window" for s in specs) else []
-    overlays = [not cfg.console] * len(direct)  # with a console the projector never shows the overlay
-    if cfg.console:
+    console = None
+    if cfg.console and not cfg.headless:
         from .outputs.console import make_console
-        direct.append(make_console(cfg))
+        console = make_console(cfg)  # first: it places the show window (projector, or tiled beside it)
+    direct = [make_window(cfg)] if any(s.kind == "window" for s in specs) else []
+    overlays = [console is None] * len(direct)  # with a console the projector never shows the overlay
+    if console is not None:
+        console.poll_keys = not direct  # without a show window the console drains SDL's key events
+        direct.append(console)
         overlays.append(True)
     return FanOut(direct, [make_sink(s, cfg.fps) for s in sinks_specs], size=cfg.output_size, overlays=overlays)
 

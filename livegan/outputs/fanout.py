@@ -252,7 +252,7 @@ class FanOut(Output):
             for th in self.threads:
                 if not th.stop():
                     log.warning("%s did not stop within 2 s; left behind", th.output.name)
-        for d in self.direct:
+        for d in reversed(self.direct):  # the console before the show window, which shuts SDL's video down
             d.close()
 
     @property
