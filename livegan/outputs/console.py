@@ -150,6 +150,7 @@ class ConsoleOutput(Output):
     def draw(self, surf: Any, frame: np.ndarray, overlay: dict | None) -> None:
         """The whole console onto ``surf`` (also used by tests on a plain Surface)."""
         show = self.show
+        self._pg = self._pg or _pygame()
         W, H = surf.get_size()
         surf.fill(BG)
         pw = W * 5 // 10
