@@ -82,3 +82,12 @@ def test_cli_refuses_bad_outputs_before_loading_anything(tmp_path, capsys) -> No
         assert e.value.code == 2 and says in err and "Traceback" not in err and len(err.splitlines()) == 1
     r = CliRunner().invoke(__import__("livegan.cli").cli.app, ["show", "--help"], terminal_width=200)
     assert "record:FILE.mp4: record what goes out" in " ".join(r.output.split())
+
+
+def test_readme_carries_the_outputs_table() -> None:
+    from pathlib import Path
+
+    from livegan.outputs.kinds import output_table_markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert output_table_markdown() in readme  # regenerate: python -c "...kinds import output_table_markdown"

@@ -49,6 +49,15 @@ def output_help_text() -> str:
     return "; ".join(rows)
 
 
+def output_table_markdown() -> str:
+    """The README's table of outputs (a test checks the README carries exactly this)."""
+    rows = ["| --output | what | install | runs on |", "| --- | --- | --- | --- |"]
+    for syntax, what, extra, system in OUTPUT_HELP:
+        install = f"`pip install 'livegan[{extra}]'`" if extra else "included"
+        rows.append(f"| `{syntax}` | {what} | {install} | {SYSTEM_NAMES[system] if system else 'all'} |")
+    return "\n".join(rows)
+
+
 def parse_output(text: str, platform: str = sys.platform) -> OutputSpec:
     """``"ndi:Stage"`` -> OutputSpec('ndi', 'Stage'); a user mistake is one ConfigError line."""
     kind, sep, arg = text.strip().partition(":")
