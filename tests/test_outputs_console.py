@@ -108,3 +108,13 @@ def test_console_draws_on_any_surface_without_a_show() -> None:
     pw = 320
     assert arr[10 + pw * 9 // 32, 10 + pw // 2].tolist() == [200, 200, 200]  # the preview's centre
     assert arr[5, 5].tolist() == [18, 18, 22]  # the console's background around it
+
+
+def test_bench_outputs_reports_each_output_and_the_display_rate(monkeypatch) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    from livegan.outputs.bench import bench_outputs
+
+    r = bench_outputs(["window", "console"], size=(320, 180), src=(64, 64), seconds=0.2)
+    assert set(r["ms_per_frame"]) == {"scale_once", "window", "console"}
+    assert all(v > 0 for v in r["ms_per_frame"].values())
+    assert set(r["display_fps"]) == {"window", "window+console"} and all(v > 0 for v in r["display_fps"].values())
