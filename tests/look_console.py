@@ -3,7 +3,10 @@
 Not a pytest test. Run under a real X server with one screen (the windows tile):
 
     Xvfb :99 -screen 0 1920x1080x24 &
-    DISPLAY=:99 python tests/look_console.py /tmp/livegan-console
+    DISPLAY=:99 python tests/look_console.py /tmp/livegan-console [OUTPUT ...]
+
+Extra arguments are ``--output`` specs (e.g. ``virtualcam``, ``ndi:look``;
+run NDI only inside ``unshare -rn`` with loopback up).
 
 It plays a short show (tiny generator, banks written directly, scripted
 cues and taps) with ``--console`` and an NDI-less fan-out, and saves: the
@@ -27,7 +30,7 @@ from banktools import SETLIST, write_banks  # noqa: E402
 from livegan.session import ShowConfig, build_show, run_show  # noqa: E402
 
 
-def main(out_dir: str) -> None:
+def main(out_dir: str, outputs: list[str]) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sl = out / "sl.yaml"
@@ -36,7 +39,7 @@ def main(out_dir: str) -> None:
     cues = out / "cues.txt"
     cues.write_text("0.5 tap\n1.0 tap\n1.5 tap\n2.0 tap\n2.2 next\n")
     cfg = ShowConfig(setlist=sl, banks=out / "banks", cues=cues, device="cpu", dtype="float32", console=True,
-                     fps=30.0)
+                     fps=30.0, outputs=["window", *outputs], output_size=(1280, 720) if outputs else None)
     show = build_show(cfg)
     fan = show.output
     window, console = fan.direct
@@ -57,4 +60,4 @@ def main(out_dir: str) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/livegan-console")
+    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/livegan-console", sys.argv[2:])
