@@ -172,6 +172,11 @@ def _keys_epilog() -> str:
             "Outputs (--output, repeatable): " + output_help_text() + ".")
 
 
+def _output_option_help() -> str:
+    from .outputs.kinds import OUTPUT_HELP  # pure and tiny: the single source of the output kinds
+    return "where frames go, repeatable: " + ", ".join(s for s, *_ in OUTPUT_HELP) + " (see below) [default: window]"
+
+
 @app.command(epilog=_keys_epilog())
 def show(
     setlist: Path = SETLIST,
@@ -197,9 +202,7 @@ def show(
     audio_preset: Optional[str] = typer.Option(None, "--audio-preset", help="onset preset name or YAML (presets/audio)"),
     drift: float = OPT_DRIFT,
     fps: float = typer.Option(60.0, "--fps", min=1, max=240, help="display frame rate"),
-    output: Optional[list[str]] = typer.Option(None, "--output", "-o", help="where frames go, repeatable: window, "
-                                               "ndi[:NAME], virtualcam, syphon[:NAME], spout[:NAME], "
-                                               "record:FILE.mp4 (see below) [default: window]"),
+    output: Optional[list[str]] = typer.Option(None, "--output", "-o", help=_output_option_help()),
     output_size: Optional[str] = typer.Option(None, "--output-size", help="WxH for NDI/camera/Syphon/Spout/"
                                               "record outputs [default: the generator's size]"),
     console: bool = typer.Option(False, "--console", help="operator console window; the projector shows no overlay"),
