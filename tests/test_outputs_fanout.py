@@ -232,3 +232,27 @@ def test_make_output_builds_the_fanout_only_when_asked(show_files, tmp_path) -> 
     assert isinstance(fan, FanOut) and len(fan.direct) == 1 and fan.threads[0].output.name.startswith("record:")
     no_window = make_output(ShowConfig(setlist=sl, headless=True, outputs=["ndi:Stage"]))
     assert no_window.direct == [] and no_window.threads[0].output.name == "ndi:Stage"
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_record_output_gets_the_scaled_frames_and_counts_what_it_missed(show_files, tmp_path) -> None:
+    import imageio_ffmpeg
+
+    from livegan.outputs import read_video_frames
+
+    sl, banks = show_files
+    mp4 = tmp_path / "out.mp4"
+    cfg = ShowConfig(setlist=sl, banks=banks, headless=True, drift=0.0, dtype="float32", device="cpu", fps=30.0,
+                     outputs=[f"record:{mp4}"], output_size=(64, 36))
+    show = build_show(cfg, clock=TickingClock(0.0))
+    assert isinstance(show.output, FanOut) and show.output.direct == []  # no window asked for
+    show.on_tick.append(lambda t: wait_for(lambda: show.worker.frame_at(t) is not None))
+    summary = run_show(show, 1.0)
+    st = summary.faults["outputs"][f"record:{mp4}"]
+    frames, fps, _ = read_video_frames(mp4)
+    assert frames == st["sent"] >= 1 and fps == 30.0 and st["failures"] == 0
+    assert next(imageio_ffmpeg.read_frames(str(mp4)))["size"] == (64, 36)
+    # every presented frame was either recorded or counted as dropped (by the scaler or the recorder's slot)
+    # (up to 3 may still sit in the two slots or be in hand when the show stops)
+    accounted = st["sent"] + st["dropped"] + summary.faults["outputs"]["_scaler_dropped"]["dropped"]
+    assert summary.frames - 3 <= accounted <= summary.frames
