@@ -173,12 +173,19 @@ def prep(
 
 # --------------------------------------------------------------------------- show
 def _keys_epilog() -> str:
+    from .outputs.kinds import output_help_text  # pure and tiny: the single source of the output kinds
     from .triggers.keyboard import KEY_HELP  # pure and tiny: the single source of the key table
     from .triggers.osc_addresses import help_line  # the single source of the OSC addresses
     from .engine.tempo import tempo_help
-    return ("Keys: " + "; ".join(f"{k}: {v}" for k, v in KEY_HELP) + ". "
-            f"OSC in (--osc PORT; listens on 127.0.0.1 only unless --osc-host): {help_line()}. "
+    return ("Keys: " + "; ".join(f"{k}: {v}" for k, v in KEY_HELP) + ".\n\n"
+            "Outputs (--output, repeatable): " + output_help_text() + ".\n\n"
+            f"OSC in (--osc PORT; listens on 127.0.0.1 only unless --osc-host): {help_line()}.\n\n"
             f"Tempo, highest priority first: {tempo_help()} (the setlist's bpm).")
+
+
+def _output_option_help() -> str:
+    from .outputs.kinds import OUTPUT_HELP  # pure and tiny: the single source of the output kinds
+    return "where frames go, repeatable: " + ", ".join(s for s, *_ in OUTPUT_HELP) + " (see below) [default: window]"
 
 
 @app.command(epilog=_keys_epilog())
@@ -218,6 +225,10 @@ def show(
                                      help="with --audio/--audio-file: tempo and beat from a beat tracker"),
     baked: bool = typer.Option(False, "--baked", help="frames from baked clips (`livegan bake`), no generator; "
                                "--rehearse picks this itself on a machine without a GPU when clips exist"),
+    output: Optional[list[str]] = typer.Option(None, "--output", "-o", help=_output_option_help()),
+    output_size: Optional[str] = typer.Option(None, "--output-size", help="WxH for NDI/camera/Syphon/Spout/"
+                                              "record outputs [default: the generator's size]"),
+    console: bool = typer.Option(False, "--console", help="operator console window; the projector shows no overlay"),
 ) -> None:
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
     from .session import ShowConfig, build_show, run_show
@@ -233,13 +244,16 @@ def show(
     if osc_send is not None:
         from .outputs.osc_feedback import parse_target
         parse_target(osc_send)
+    from .outputs.kinds import check_installed, parse_outputs, parse_size
+    check_installed(parse_outputs(output))  # an unknown kind, Syphon on Linux, a missing extra: before models load
+    size = parse_size(output_size) if output_size else None
     cfg = ShowConfig(setlist=setlist, banks=banks, display=display, windowed=windowed, rehearse=rehearse,
                      resume=resume, headless=headless, cues=cues, model=model, weights=weights,
                      random_weights=random_weights, device=device,
                      dtype=dtype, midi=midi, midi_map=midi_map, audio=audio, audio_file=audio_file,
                      audio_preset=audio_preset, drift=drift, fps=fps, osc=osc, osc_host=osc_host,
                      osc_map=osc_map, osc_send=osc_send, clock=clock, link=link, audio_tempo=audio_tempo,
-                     baked=baked)
+                     baked=baked, outputs=list(output or []), output_size=size, console=console)
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)

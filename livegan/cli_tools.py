@@ -116,8 +116,18 @@ def bench(
     device: str = OPT_DEVICE,
     dtype: str = typer.Option("auto", "--dtype", help="engine dtype: auto, float32, bfloat16, float16"),
     seconds: float = typer.Option(10.0, "--seconds", min=1, help="seconds per loop"),
+    outputs: Optional[str] = typer.Option(None, "--outputs", help="instead: ms per frame of these outputs "
+                                          "(comma list of window, console, ndi) at --output-size, and display "
+                                          "fps with all on (NDI announces a source on the network)"),
+    output_size: str = typer.Option("1920x1080", "--output-size", help="WxH for --outputs"),
 ) -> None:
     """Print one JSON object: raw vs engine fps, display fps, cue and MIDI latencies."""
+    if outputs is not None:
+        from .outputs.bench import bench_outputs
+        from .outputs.kinds import parse_size
+        echo(json.dumps(bench_outputs([k.strip() for k in outputs.split(",") if k.strip()],
+                                      size=parse_size(output_size), seconds=seconds), indent=2))
+        return
     from .bench import bench as run_bench
 
     echo(json.dumps(run_bench(model, random_weights=random_weights, device=device, seconds=seconds, dtype=dtype),

@@ -123,11 +123,26 @@ def link_status() -> dict[str, Any]:
     return {"available": ok, "note": note}
 
 
+def video_outputs() -> dict[str, Any]:
+    """Which --output backends are installed, and the NDI source name receivers will list.
+
+    Nothing is opened: an NDI finder would announce itself on the network.
+    """
+    import importlib.util
+
+    from .outputs.kinds import EXTRA_MODULES
+    from .outputs.ndi import source_name
+
+    installed = {kind: importlib.util.find_spec(mod) is not None for kind, mod in EXTRA_MODULES.items()}
+    return {"installed": installed, "ndi_source": source_name("livegan")}
+
+
 def list_devices(midi_backend: Any = "rtmidi") -> dict[str, Any]:
     """Every device group as plain data: keys midi, audio, displays, gpu, osc, link. Never raises."""
     out: dict[str, Any] = {}
     for key, probe in (("midi", lambda: midi_inputs(midi_backend)), ("audio", audio_inputs),
-                       ("displays", displays), ("gpu", gpu), ("osc", osc_port), ("link", link_status)):
+                       ("displays", displays), ("gpu", gpu), ("osc", osc_port), ("link", link_status),
+                       ("outputs", video_outputs)):
         try:
             out[key] = probe()
         except Exception as e:  # noqa: BLE001 - belt and braces: one group can't sink the rest
@@ -162,6 +177,15 @@ def format_devices(d: dict[str, Any]) -> str:
     for i, (w, h) in enumerate(disp.get("sizes", [])):
         lines.append(f"  [{i}] {w}x{h}")
     note(disp)
+
+    o = d.get("outputs", {})
+    if o.get("installed") is not None:
+        lines.append("Video outputs (--output):")
+        for kind, ok in o["installed"].items():
+            extra = "" if ok else f" (pip install 'livegan[{kind}]')"
+            name = f": receivers list it as '{o['ndi_source']}'" if kind == "ndi" and ok else ""
+            lines.append(f"  {kind}: {'installed' if ok else 'not installed'}{name}{extra}")
+    note(o)
 
     g = d.get("gpu", {})
     lines.append("GPU:")

@@ -68,6 +68,9 @@ class ShowConfig:
     audio_tempo: bool = False        # beat tracker on the audio input: the lowest-priority tempo
     baked: bool = False              # frames from baked clips (livegan bake), no generator
     notices: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # --output specs (see outputs/kinds.py); [] = the window
+    output_size: tuple[int, int] | None = None         # --output-size for network/camera/record outputs
+    console: bool = False                               # --console: operator window beside the projector
 
 
 def auto_dtype(device: str) -> str:
@@ -144,7 +147,7 @@ def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock)
     return sources
 
 
-def make_output(cfg: ShowConfig) -> Output:
+def make_window(cfg: ShowConfig) -> Output:
     if cfg.headless:
         from .outputs.null import NullOutput
         return NullOutput()
@@ -152,6 +155,30 @@ def make_output(cfg: ShowConfig) -> Output:
     if cfg.rehearse:
         return WindowOutput(display=cfg.display, windowed=True, size=(960, 540), title="livegan (rehearsal)")
     return WindowOutput(display=cfg.display, windowed=cfg.windowed, size=cfg.window_size)
+
+
+def make_output(cfg: ShowConfig) -> Output:
+    """The window alone (the default), or a FanOut of window, console and every other --output."""
+    from .outputs.kinds import parse_outputs
+
+    specs = parse_outputs(cfg.outputs)
+    sinks_specs = [s for s in specs if s.kind != "window"]
+    if not sinks_specs and not cfg.console:
+        return make_window(cfg)
+    from .outputs.fanout import FanOut
+    from .outputs.sinks import make_sink
+
+    console = None
+    if cfg.console and not cfg.headless:
+        from .outputs.console import make_console
+        console = make_console(cfg)  # first: it places the show window (projector, or tiled beside it)
+    direct = [make_window(cfg)] if any(s.kind == "window" for s in specs) else []
+    overlays = [console is None] * len(direct)  # with a console the projector never shows the overlay
+    if console is not None:
+        console.poll_keys = not direct  # without a show window the console drains SDL's key events
+        direct.append(console)
+        overlays.append(True)
+    return FanOut(direct, [make_sink(s, cfg.fps) for s in sinks_specs], size=cfg.output_size, overlays=overlays)
 
 
 def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | None = None,
@@ -197,6 +224,10 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
                        notice="OFFLINE: stand-in models (no real weights)" if offline else baked_notice,
                        lyrics=[[s.text for s in song.sections] for song in sl.songs])
     show = Show(director, worker, out, clock, events, sources, opts)
+    if hasattr(out, "on_warning"):  # a FanOut: a failing output says so on screen, once
+        out.on_warning = show.warn
+    if hasattr(out, "attach"):  # the console reads the show's state (setlist, keyframes, health)
+        out.attach(show, sl, keyframes)
     # The VJ watches the projector, not the terminal: say it on screen too.
     if live is not None:
         live.on_oom = lambda e: _cpu_fallback(gen, lambda m: (notice(m), show.warn(m)))
@@ -263,6 +294,8 @@ def run_show(show: Show, seconds: float | None = None):
         show.saver.close()
         if feedback is not None:
             feedback.close()
+    if hasattr(out, "stats"):  # a FanOut: frames sent/dropped/failures per output
+        summary.faults["outputs"] = out.stats()
     return summary
 
 

@@ -12,14 +12,17 @@ from livegan.triggers.midi import FakeMidiBackend
 def test_list_devices_has_every_group_and_formats(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     d = devices.list_devices()
-    assert set(d) == {"midi", "audio", "displays", "gpu", "osc", "link"}
+    assert set(d) == {"midi", "audio", "displays", "gpu", "osc", "link", "outputs"}
     text = devices.format_devices(d)
-    for heading in ("MIDI inputs", "Audio inputs", "Displays", "GPU", "OSC in", "Ableton Link"):
+    for heading in ("MIDI inputs", "Audio inputs", "Displays", "GPU", "OSC in", "Ableton Link", "Video outputs"):
         assert heading in text
     # on a machine without a MIDI system the listing says so instead of crashing
     if not d["midi"]["inputs"]:
         assert d["midi"]["note"]
     assert d["displays"]["driver"] == "dummy" and d["displays"]["sizes"]
+    assert d["outputs"]["ndi_source"].endswith(" (livegan)")  # the name Resolume/OBS will list
+    if d["outputs"]["installed"]["ndi"]:
+        assert f"receivers list it as '{d['outputs']['ndi_source']}'" in text
 
 
 def test_midi_ports_from_a_backend():
