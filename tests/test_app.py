@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +18,14 @@ import pytest
 from banktools import SETLIST, write_banks
 
 from livegan.bank import bank_path
-from livegan.clock import ManualClock, MonotonicClock
+from livegan.clock import ManualClock
 from livegan.engine.state import Position
 from livegan.outputs.null import NullOutput
 from livegan.session import STATE_FILE, ShowConfig, build_show, run_show
 from livegan.setlist import load_setlist
 from livegan.showbanks import fallback_keyframe
 from livegan.triggers.events import Cue
+from showclock import PacedClock, warm_up
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: see conftest
 
@@ -61,7 +61,7 @@ class Recorder(NullOutput):
         self.t0 = 0.0
 
     def _open(self) -> None:
-        time.sleep(self.open_delay)
+        self.clock.sleep(self.open_delay)  # show time passes while it opens, as on a real clock
         self.t0 = self.clock.now()  # run_show opens the output just before the loop starts
 
     def _present(self, frame, overlay) -> None:
@@ -92,9 +92,10 @@ def test_a_cue_walks_smoothly_to_the_next_keyframe(files, tmp_path: Path):
     sl, banks = files
     cues = tmp_path / "cues.txt"
     cues.write_text("0.5 next\n9 next  # after the end: never sent\n")
-    clock = MonotonicClock()
+    clock = PacedClock()  # a frame of show time per loop iteration: counts hold on a loaded machine
     out = Recorder(clock, open_delay=0.6)  # cue times count from the start of the show, not from building it
     show = build_show(config(sl, banks, cues=cues), clock=clock, output=out)
+    warm_up(show)
     summary = run_show(show, 2.5)
 
     start, target = render_kf(show, show.director.keyframe(0, 0, 0)), render_kf(show, show.director.keyframe(0, 1, 0))
@@ -116,9 +117,10 @@ def test_a_cue_walks_smoothly_to_the_next_keyframe(files, tmp_path: Path):
 
 def test_keys_next_blackout_and_esc_twice_quits(files):
     sl, banks = files
-    clock = MonotonicClock()
+    clock = PacedClock()  # a frame of show time per loop iteration: counts hold on a loaded machine
     out = Recorder(clock, keys=[(0.2, "space"), (0.5, "b"), (1.6, "escape"), (1.8, "escape")])
     show = build_show(config(sl, banks), clock=clock, output=out)
+    warm_up(show)
     summary = run_show(show, 8.0)
     assert summary.seconds < 6.0, "Esc twice quit the show (long before its 8 s)"
     assert show.director.position == Position(0, 1, 0), "space: next section"
@@ -135,7 +137,7 @@ def test_keys_next_blackout_and_esc_twice_quits(files):
 
 def test_one_escape_does_not_quit(files):
     sl, banks = files
-    clock = MonotonicClock()
+    clock = PacedClock()  # a frame of show time per loop iteration: counts hold on a loaded machine
     out = Recorder(clock, keys=[(0.1, "escape"), (1.3, "escape")])  # too far apart
     summary = run_show(build_show(config(sl, banks), clock=clock, output=out), 1.6)
     assert summary.seconds >= 1.55
@@ -145,7 +147,7 @@ def test_resume_starts_where_the_last_show_stopped(files, tmp_path: Path):
     sl, banks = files
     cues = tmp_path / "cues.txt"
     cues.write_text("0.1 next\n0.2 next\n0.3 song-next\n0.4 next\n")
-    clock = MonotonicClock()
+    clock = PacedClock()  # a frame of show time per loop iteration: counts hold on a loaded machine
     run_show(build_show(config(sl, banks, cues=cues), clock=clock, output=NullOutput()), 0.8)
     assert (banks / STATE_FILE).is_file()
 
@@ -164,9 +166,10 @@ def test_songs_without_a_usable_bank_warn_and_play_a_walk(files, tmp_path: Path)
     bank_path(banks, "Beta").write_bytes(b"\x00garbage")         # corrupt
     write_banks(sl, tmp_path / "other", gid={"name": "tiny", "weights": "random:9"})
     shutil.copy(bank_path(tmp_path / "other", "Alpha"), bank_path(banks, "Alpha"))  # made for another generator
-    clock = MonotonicClock()
+    clock = PacedClock()  # a frame of show time per loop iteration: counts hold on a loaded machine
     out = Recorder(clock)
     show = build_show(config(sl, banks, model="tiny"), clock=clock, output=out)
+    warm_up(show)
     summary = run_show(show, 0.8)
     assert any("'Alpha'" in w and "random:9" in w for w in summary.warnings), summary.warnings
     assert any("'Beta'" in w and "corrupt" in w for w in summary.warnings), summary.warnings
@@ -206,7 +209,8 @@ def test_window_opens_under_sdl_dummy_and_a_missing_display_falls_back(files, mo
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     from livegan.outputs.window import WindowOutput
     sl, banks = files
-    show = build_show(config(sl, banks, headless=False, windowed=True, display=5))
+    show = build_show(config(sl, banks, headless=False, windowed=True, display=5), clock=PacedClock())
+    warm_up(show)
     assert isinstance(show.output, WindowOutput)
     assert show.overlay_on, "windowed: overlay on by default"
     summary = run_show(show, 1.0)

@@ -190,10 +190,14 @@ def test_unreadable_files_are_config_errors(tmp_path, content: bytes | None) -> 
         detect_file(tmp_path)
 
 
-def test_cpu_per_block_is_small() -> None:
+def test_detector_keeps_up_with_real_time() -> None:
+    """CPU time of this thread (not wall time: other processes don't count) per hop, against the hop's
+    own duration: a detector slower than real time would fall behind live audio on any load. The
+    measured share (1.4 % on the dev machine) is `benchmarks/bench_onsets.py`'s job."""
     x = drum_hits(TS, [0.9] * 20)
     det = OnsetDetector()
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     det.process(x)
-    per_hop = (time.perf_counter() - t0) / (x.size / det.hop)
-    assert per_hop < 0.25 * det.hop / SR  # generous: CI machines are slow and shared
+    per_hop = (time.thread_time() - t0) / (x.size / det.hop)
+    print(f"{1000 * per_hop:.3f} ms CPU per {1000 * det.hop / SR:.2f} ms hop")
+    assert per_hop < det.hop / SR

@@ -42,15 +42,16 @@ CHILD = textwrap.dedent("""
     from livegan.triggers.events import EventQueue
     q = EventQueue(maxsize=100000)
     src = AudioInputSource(q, MonotonicClock(), device="livegan_filein", sample_rate=48000, ring_seconds=8.0)
+    src.stall_seconds = 120.0  # not under test here: a starved analysis thread on a loaded machine is not a dead device
     ok = src.open()
     t0 = time.monotonic()
-    while ok and len(src.onsets) < 6 and time.monotonic() - t0 < 10:
+    while ok and len(src.onsets) < 6 and time.monotonic() - t0 < 300:  # an event wait; the cap stops a hang
         src.poll(); time.sleep(0.01)
     src.poll()
     # Stop reading, as a stalled analysis thread would: the unpaced device must then overflow the
     # ring, so the overflow path runs for real whatever the machine's speed (with the reader running,
     # whether it fell behind the device was a race: once 0 overflows on a loaded machine).
-    if ok:
+    if ok and src._thread is not None:
         src._stop.set(); src._thread.join(5)
         t0 = time.monotonic()
         while src.overflows == 0 and time.monotonic() - t0 < 30:

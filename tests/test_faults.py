@@ -1,7 +1,8 @@
 """Fault injection: the show never stops.
 
-Each show test runs the real loop headless in real time (MonotonicClock) with
-the tiny generator, injects one kind of fault part-way, and checks that frames
+Each show test runs the real loop headless (on a PacedClock: one frame of show
+time per loop iteration, real sleeps; see tests/showclock.py) with the tiny
+generator, injects one kind of fault part-way, and checks that frames
 keep coming through and after the fault (and that new frames are rendered
 after it), that every cue that arrived was handled in order and that none was
 lost. Checks count events (frames presented in a window of show time, cues,
@@ -32,7 +33,6 @@ import pytest
 import livegan.bank as bankmod
 import livegan.session as session
 from livegan.bank import Bank, SectionKeys, bank_path, load_bank, save_bank
-from livegan.clock import MonotonicClock
 from livegan.errors import DeviceError
 from livegan.outputs.null import NullOutput
 from livegan.session import ShowConfig, build_show, run_show
@@ -41,6 +41,7 @@ from livegan.triggers.audio import AudioInputSource
 from livegan.triggers.base import TriggerSource
 from livegan.triggers.events import Cue, Event, EventQueue, Param
 from livegan.triggers.midi import FakeMidiBackend, MidiInput
+from showclock import PacedClock, warm_up
 
 pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("one_thread")]  # torch on one thread: see conftest
 
@@ -72,7 +73,7 @@ def tiny():
 @dataclass
 class Run:
     show: object
-    clock: MonotonicClock
+    clock: PacedClock
     cue_src: FlakyCueSource | None
     notes: list[str]
     positions: list[tuple[int, int]] = field(default_factory=list)
@@ -100,11 +101,11 @@ class _Recorder(NullOutput):
 
 def make_run(tmp_path: Path, monkeypatch, gen, *, gotos: list[int] | None = None, cue_times: list[float] | None = None,
              banks: Path | None = None, setlist: str = SETLIST) -> Run:
-    """A headless show on the real clock, with scripted gotos (one every 0.15 s from 0.1 s by default)."""
+    """A headless show on a paced clock, with scripted gotos (one every 0.15 s from 0.1 s by default)."""
     sl = tmp_path / "setlist.yaml"
     sl.write_text(setlist)
     monkeypatch.setattr(session, "load_show_generator", lambda cfg, s, b, notice: gen)
-    clock = MonotonicClock()
+    clock = PacedClock()
     notes: list[str] = []
     ref: list = [None]
     show = build_show(ShowConfig(setlist=sl, banks=banks or tmp_path / "banks", headless=True), clock=clock,
@@ -132,12 +133,25 @@ def add_source(run: Run, src: TriggerSource) -> None:
     run.show.sources.append(src)
 
 
-def play(run: Run, seconds: float) -> None:
+def play(run: Run, seconds: float, rendered_after: float | None = None, cap: float = 300.0) -> None:
+    """Play ``seconds`` of show time from a first frame already on screen; with ``rendered_after``
+    play on until a frame rendered after that show time is on screen (an event, whatever the load;
+    the real-time cap only stops a broken test)."""
+    warm_up(run.show)
     run.t0 = run.clock.now()
     for src in run.show.sources:  # scripts count from the start of the show
         if isinstance(getattr(src, "start", None), float):
             src.start = run.t0
-    run.summary = run_show(run.show, seconds)
+    real_end = time.monotonic() + cap
+
+    def enough(t: float) -> None:
+        if t - run.t0 < seconds:
+            return
+        if (rendered_after is None or run.rendered_at(t) > run.rendered_at(run.t0 + rendered_after)
+                or time.monotonic() > real_end):
+            run.show.quit = True
+    run.show.on_tick.append(enough)
+    run.summary = run_show(run.show, None)
 
 
 def check_show(run: Run, fault_at: float, fault_end: float, *, sent: int | None = None) -> dict:
@@ -184,7 +198,7 @@ def test_generator_faults_keep_the_picture(tmp_path, monkeypatch, tiny, kind, ca
     run = make_run(tmp_path, monkeypatch, gen)
     arm_at(run.clock, run, 0.6, lambda: gen.arm(kind, 3))
     with caplog.at_level(logging.WARNING):
-        play(run, 1.6)
+        play(run, 1.6, rendered_after=1.2)
     faults = check_show(run, 0.6, 1.2)
     assert gen.injected[kind] == 3
     if kind == "error":
@@ -207,7 +221,7 @@ def test_hung_render_is_restarted_by_the_watchdog(tmp_path, monkeypatch, tiny, c
     armed: list[float] = []
     arm_at(run.clock, run, 0.4, lambda: (armed.append(run.clock.now()), gen.arm("hang")))
     with caplog.at_level(logging.ERROR):
-        play(run, 2.4)
+        play(run, 2.4, rendered_after=1.5)
     faults = check_show(run, 0.4, 1.5)
     assert faults["worker_restarts"] == 1 and "stuck" in caplog.text
     hung_at = armed[0]  # the next render call starts within a frame or two of arming
@@ -265,7 +279,7 @@ def test_source_raising_in_its_thread_and_in_poll(tmp_path, monkeypatch, tiny) -
     broken = BrokenThreadSource(run.show.events, run.clock, thread_cues, die_at=0.55)
     add_source(run, broken)
     arm_at(run.clock, run, 0.5, run.cue_src.arm)
-    play(run, 2.2)
+    play(run, 2.2, rendered_after=1.0)
     check_show(run, 0.5, 1.0, sent=len(GOTOS) + 16)
     assert run.cue_src.raised == 1 and broken.died == 1 and broken.sent == 16
     assert run.summary.faults["source_failures"] == 2
@@ -282,7 +296,7 @@ def test_queue_flood_loses_no_cue(tmp_path, monkeypatch, tiny, with_cues) -> Non
     add_source(run, flood)
     extra = [Cue("tap", source="flood") for _ in range(20)] if with_cues else []
     arm_at(run.clock, run, 0.3, lambda: flood.flood(0.8, 10_000, extra))
-    play(run, 1.6)
+    play(run, 1.6, rendered_after=1.1)
     flood.join()
     check_show(run, 0.3, 1.1, sent=len(GOTOS) + len(extra))
     assert flood.sent >= 7_000
@@ -337,7 +351,7 @@ def test_midi_device_vanishes_and_returns(tmp_path, monkeypatch, tiny) -> None:
 
     th = threading.Thread(target=device, daemon=True)
     th.start()
-    play(run, 2.0)
+    play(run, 2.0, rendered_after=1.0)
     th.join(1)
     assert sent == [p + 1 for p in programs]
     check_show(run, 0.4, 1.0, sent=len(sent))
@@ -383,7 +397,7 @@ def test_audio_input_errors_and_overflows(tmp_path, monkeypatch, tiny) -> None:
     th = threading.Thread(target=device, daemon=True)
     th.start()
     try:
-        play(run, 2.5)
+        play(run, 2.5, rendered_after=1.4)
     finally:
         stop.set()
         th.join(1)
@@ -410,7 +424,7 @@ def test_state_file_unwritable(tmp_path, monkeypatch, tiny, caplog, how) -> None
             return real_replace(src, dst, *a, **k)
         monkeypatch.setattr(os, "replace", full)
     with caplog.at_level(logging.WARNING):
-        play(run, 1.5)
+        play(run, 1.5, rendered_after=1.0)
     check_show(run, 0.1, 1.0)
     saver = run.show.saver
     assert saver.failures >= 1 and saver.writes == 0
@@ -441,7 +455,7 @@ def test_bad_bank_plays_a_class_hint_walk(tmp_path, monkeypatch, tiny, damage) -
     ws = run.show.summary.warnings
     assert len(ws) == 1 and "'First Song'" in ws[0] and "class hints" in ws[0] and bad.name in ws[0]
     assert set(run.show.director.keyframe.banks) == {1}
-    play(run, 1.5)
+    play(run, 1.5, rendered_after=0.5)
     check_show(run, 0.0, 0.5)
     assert load_bank(good)  # untouched
 
