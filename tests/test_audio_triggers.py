@@ -77,7 +77,7 @@ MIC = {"name": "USB Audio CODEC: Mic", "max_input_channels": 1, "max_output_chan
 SPEAKER = {"name": "HDMI out", "max_input_channels": 0, "max_output_channels": 2, "default_samplerate": 48000.0}
 
 
-def wait_drained(src: AudioInputSource, timeout: float = 5.0) -> None:
+def wait_drained(src: AudioInputSource, timeout: float = 60.0) -> None:  # returns once drained
     ring = src._ring
     t0 = time.monotonic()
     while ring._r != ring._w and time.monotonic() - t0 < timeout:

@@ -23,7 +23,7 @@ from livegan.outputs.null import NullOutput
 from livegan.session import ShowConfig, build_show, make_output, run_show
 
 
-def wait_for(cond, limit: float = 20.0) -> bool:
+def wait_for(cond, limit: float = 120.0) -> bool:
     """Poll ``cond`` (a generous real-time limit only so a broken test ends; never an assertion of speed)."""
     end = time.monotonic() + limit
     while not cond():
