@@ -32,6 +32,18 @@ OPT_RANDOM_OVERRIDE = typer.Option(False, "--random-weights", help="with --model
 OPT_DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda")
 OPT_DTYPE = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16")
 OPT_DRIFT = typer.Option(0.15, "--drift", min=0, max=1, help="drift amount around each keyframe")
+OPT_THREADS = typer.Option(None, "--threads", min=1, help="torch threads [default: the cores left after the "
+                           "display and the machine's other load]")
+OPT_COMPILE = typer.Option("auto", "--compile", help="torch.compile the generator: auto (where `livegan bench` "
+                           "measured a gain here), on, off")
+
+
+def check_choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    """One-line error (exit 2) for a value outside ``allowed``."""
+    if value not in allowed:
+        from .errors import ConfigError
+        raise ConfigError(f"{option} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -141,10 +153,14 @@ def prep(
                                   help="use the offline stand-in models when real weights can't be had"),
     sheets: bool = typer.Option(True, "--sheets/--no-sheets", help="write a contact-sheet PNG per song"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    threads: Optional[int] = OPT_THREADS,
 ) -> None:
     """Find keyframes for every lyric line: one bank + contact sheet per song."""
     from .prep.runner import prep_setlist
     from .setlist import load_setlist
+    from .threads import apply_thread_policy
+
+    apply_thread_policy("prep", threads)  # torch's default threads collapse 8-14x when the CPU is shared
 
     sl = load_setlist(setlist)
     for w in sl.warnings:
@@ -194,16 +210,26 @@ def show(
     audio_preset: Optional[str] = typer.Option(None, "--audio-preset", help="onset preset name or YAML (presets/audio)"),
     drift: float = OPT_DRIFT,
     fps: float = typer.Option(60.0, "--fps", min=1, max=240, help="display frame rate"),
+    accel: str = typer.Option("auto", "--accel", help="scale on the GPU through an SDL renderer: auto, on, off "
+                              "(software)"),
+    compile_mode: str = OPT_COMPILE,
+    threads: Optional[int] = OPT_THREADS,
 ) -> None:
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
+    from .models.compiled import COMPILE_MODES
+    from .outputs.window import ACCEL_MODES
     from .session import ShowConfig, build_show, run_show
+
+    check_choice("--accel", accel, ACCEL_MODES)
+    check_choice("--compile", compile_mode, COMPILE_MODES)
 
     _validate_show_inputs(cues, midi_map, audio_preset, audio_file)  # bad files fail before any model loads
     cfg = ShowConfig(setlist=setlist, banks=banks, display=display, windowed=windowed, rehearse=rehearse,
                      resume=resume, headless=headless, cues=cues, model=model, weights=weights,
                      random_weights=random_weights, device=device,
                      dtype=dtype, midi=midi, midi_map=midi_map, audio=audio, audio_file=audio_file,
-                     audio_preset=audio_preset, drift=drift, fps=fps)
+                     audio_preset=audio_preset, drift=drift, fps=fps, accel=accel, compile=compile_mode,
+                     threads=threads)
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)

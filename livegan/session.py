@@ -59,6 +59,9 @@ class ShowConfig:
     window_size: tuple[int, int] = (1280, 720)
     overlay: bool | None = None
     max_batch: int = 4
+    accel: str = "auto"          # window scaling: SDL renderer (GPU) or software (outputs/window.py)
+    compile: str = "auto"        # torch.compile of the generator (models/compiled.py)
+    threads: int | None = None   # torch threads; None: threads.py's policy
     notices: list[str] = field(default_factory=list)
 
 
@@ -121,8 +124,9 @@ def make_output(cfg: ShowConfig) -> Output:
         return NullOutput()
     from .outputs.window import WindowOutput
     if cfg.rehearse:
-        return WindowOutput(display=cfg.display, windowed=True, size=(960, 540), title="livegan (rehearsal)")
-    return WindowOutput(display=cfg.display, windowed=cfg.windowed, size=cfg.window_size)
+        return WindowOutput(display=cfg.display, windowed=True, size=(960, 540), title="livegan (rehearsal)",
+                            accel=cfg.accel)
+    return WindowOutput(display=cfg.display, windowed=cfg.windowed, size=cfg.window_size, accel=cfg.accel)
 
 
 def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | None = None,
@@ -130,7 +134,13 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     clock = clock or MonotonicClock()
     sl = load_setlist(cfg.setlist)
     banks = cfg.banks or default_banks(cfg.setlist)
+    from .threads import apply_thread_policy
+    apply_thread_policy("show", cfg.threads)  # the display loop keeps a core; a busy machine gets fewer
     gen = load_show_generator(cfg, sl, banks, lambda m: (cfg.notices.append(m), notice(m)))
+    if cfg.compile != "off":
+        from .models.compiled import compile_generator
+        compile_generator(gen, cfg.compile, batches=(1,) if gen.device.type == "cpu" else tuple(
+            range(1, cfg.max_batch + 1)), truncation=sl.defaults.truncation, warn=notice)
     gid = {"name": gen.id.name, "weights": gen.id.weights}
     keyframes = ShowKeyframes(sl, banks, gid, gen.num_latents)
     plans = [dataclasses.replace(p, variants=keyframes.variants(i)) for i, p in enumerate(plans_from_setlist(sl))]

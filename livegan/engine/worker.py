@@ -61,6 +61,7 @@ class WorkerStats:
     restarts: int = 0         # watchdog restarts
     batch_seconds: float = 0.0  # EMA of one batch's render time
     frame_seconds: float = 0.0  # EMA of render time per frame (batch time / batch size)
+    batch_sizes: dict[int, int] = field(default_factory=dict)  # batch size -> batches rendered
     first_frame_latency: list[float] = field(default_factory=list)  # worker saw a new path -> its first frame kept (s)
 
 
@@ -258,6 +259,7 @@ class RenderWorker:
             s.frame_seconds = per if s.batches == 0 else 0.8 * s.frame_seconds + 0.2 * per
             self._measured(len(specs), dt)
             s.batches += 1
+            s.batch_sizes[len(specs)] = s.batch_sizes.get(len(specs), 0) + 1
             if self.director.version != version:
                 s.dropped_stale += len(specs)  # a cue arrived while rendering
                 self._last_t = None
