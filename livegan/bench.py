@@ -70,7 +70,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     worker = RenderWorker(director, gen, clock, fps=display_fps or 60.0, max_batch=max_batch)
     gen.render(kfs[0].z[None], kfs[0].y[None], 0.7)  # warm-up outside the timing
     worker.start()
-    presented, latencies, present_ms = 0, [], []
+    presented, latencies, present_ms, present_cpu_ms = 0, [], [], []
     pending: tuple[int, float] | None = None  # (version, time the cue was handled)
     t0 = clock.now()
     period = 1.0 / display_fps if display_fps else 0.005
@@ -94,13 +94,14 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
                 frame = worker.frame_at(now)
                 if frame is not None:
                     if output is not None:
-                        a = time.perf_counter()
+                        a, ca = time.perf_counter(), time.thread_time()
                         if ov is not None:
                             ov["fps"] = presented / max(1e-9, now - t0)
                             ov["gen_ms"] = 1000 * worker.stats.frame_seconds
                         output.present(frame, ov)
                         output.poll_events()
                         present_ms.append(1000 * (time.perf_counter() - a))
+                        present_cpu_ms.append(1000 * (time.thread_time() - ca))
                     presented += 1
                     worker.prune(now)
             next_frame = max(next_frame + period, clock.now() - period)  # as Show.run: no backlog chase
@@ -121,6 +122,9 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     if output is not None:
         out["present_ms_mean"] = _r(sum(present_ms) / len(present_ms) if present_ms else None)
         out["present_ms_p99"] = _r(_pct(present_ms, 99))
+        # CPU time of this thread per present: what the path itself costs, apart from waiting for
+        # the X server or for a core on a busy machine (the X server's own work is not in it).
+        out["present_cpu_ms_mean"] = _r(sum(present_cpu_ms) / len(present_cpu_ms) if present_cpu_ms else None, 2)
     return out
 
 

@@ -30,6 +30,36 @@ def display_available() -> str | None:
     return None
 
 
+def x_server_pid() -> int | None:
+    """The pid of the local X server of $DISPLAY (Xvfb, Xorg), to count its CPU time; None if unknown."""
+    disp = os.environ.get("DISPLAY", "")
+    if not disp.startswith(":"):
+        return None
+    num = disp.split(".")[0]
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and Path(argv[0].decode(errors="replace")).name in ("Xvfb", "Xorg", "X") and \
+                num.encode() in argv:
+            return int(d.name)
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """utime + stime of a process (seconds), from /proc."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def display_figures(gen: Any, seconds: float, *, sizes: tuple[tuple[int, int], ...], cue_every: float,
                     max_batch: int = 4, log: Any = None) -> list[dict[str, Any]]:
     from .bench import engine_run
@@ -49,7 +79,13 @@ def display_figures(gen: Any, seconds: float, *, sizes: tuple[tuple[int, int], .
                     if win.size != (w, h):  # the window manager or screen didn't give that size
                         row["opened"] = "{}x{}".format(*win.size)
                     row["used"] = win.path
+                    xpid = x_server_pid()
+                    x0 = cpu_seconds(xpid)
                     row.update(engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, output=win))
+                    x1 = cpu_seconds(xpid)
+                    if x0 is not None and x1 is not None and win.frames:
+                        # The X server's CPU per presented frame (Xvfb copies every frame on the CPU).
+                        row["x_server_cpu_ms_per_frame"] = round(1000 * (x1 - x0) / win.frames, 2)
                     if SHOTS is not None:
                         SHOTS.mkdir(parents=True, exist_ok=True)
                         win.screenshot(str(SHOTS / f"{gen.name}-{w}x{h}-{name}.png"))

@@ -114,3 +114,43 @@ def test_renderer_path_scales_the_texture_and_draws_the_overlay(tmp_path):
     finally:
         p.close()
         pygame.display.quit()
+
+
+def test_overlay_key_changes_only_with_what_is_shown():
+    from livegan.outputs.presenters import overlay_key
+    a = overlay_key({"fps": 59.7, "gen_ms": 12.34, "lyric": "x"})
+    assert a == overlay_key({"lyric": "x", "gen_ms": 12.31, "fps": 60.2})
+    assert a != overlay_key({"fps": 58.4, "gen_ms": 12.34, "lyric": "x"})
+    assert a != overlay_key({"fps": 59.7, "gen_ms": 12.34, "lyric": "y"})
+
+
+def test_software_gl_renderers_are_recognised():
+    from livegan.outputs.presenters import is_software_gl
+    assert is_software_gl("llvmpipe (LLVM 15.0.6, 256 bits)")
+    assert is_software_gl("Mesa X11 Software Rasterizer") and is_software_gl("softpipe")
+    assert not is_software_gl("NVIDIA GeForce RTX 4090/PCIe/SSE2")
+    assert not is_software_gl("AMD Radeon Graphics (radeonsi, renoir, LLVM 15.0.7)")
+    assert not is_software_gl(None)
+
+
+def test_auto_leaves_a_cpu_renderer_for_the_software_path(monkeypatch):
+    import livegan.outputs.presenters as presenters
+    monkeypatch.setattr(presenters, "gl_renderer_name", lambda: "llvmpipe (LLVM 15.0.6, 256 bits)")
+    real_open = presenters.RendererPresenter.open.__func__
+
+    def open_any(cls, *a, **k):  # the dummy driver's software renderer stands in for Mesa's GL
+        k["accelerated_only"] = False
+        p = real_open(cls, *a, **k)
+        p.gl_renderer, p.on_cpu = "llvmpipe (LLVM 15.0.6, 256 bits)", True
+        return p
+
+    monkeypatch.setattr(presenters.RendererPresenter, "open", classmethod(open_any))
+    import livegan.outputs.window as window
+    monkeypatch.setattr(window.RendererPresenter, "open", classmethod(open_any))
+    monkeypatch.setattr(pygame.display, "get_driver", lambda: "x11")  # as on a desktop without a GPU
+    with WindowOutput(windowed=True, size=(320, 240), accel="auto") as win:
+        assert win.path == "software"
+        win.present(gradient(32, 32))
+    with WindowOutput(windowed=True, size=(320, 240), accel="on") as win:
+        assert win.path == "renderer:software"  # 'on' keeps it: the user asked for the renderer
+        win.present(gradient(32, 32))

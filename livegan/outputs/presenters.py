@@ -59,6 +59,45 @@ def bars(dst: Size, pic: tuple[int, int, int, int]) -> list[tuple[int, int, int,
     return []
 
 
+SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "lavapipe")
+
+
+def gl_renderer_name() -> str | None:
+    """GL_RENDERER of the current OpenGL context (e.g. 'llvmpipe (LLVM 15.0.6, 256 bits)'), None if unknown."""
+    import ctypes
+    import ctypes.util
+
+    lib = ctypes.util.find_library("GL")
+    if not lib:
+        return None
+    try:
+        gl = ctypes.CDLL(lib)
+        gl.glGetString.restype = ctypes.c_char_p
+        name = gl.glGetString(0x1F01)  # GL_RENDERER
+    except (OSError, AttributeError):
+        return None
+    return name.decode(errors="replace") if name else None
+
+
+def is_software_gl(name: str | None) -> bool:
+    """Whether a GL_RENDERER string names a CPU rasteriser (no GPU behind the 'accelerated' renderer)."""
+    return bool(name) and any(s in name.lower() for s in SOFTWARE_GL)
+
+
+def overlay_key(overlay: dict) -> str:
+    """What the overlay shows, as a string: equal keys draw the same pixels.
+
+    Numbers are rounded as the overlay prints them (fps whole, gen_ms to 0.1),
+    so a frame rate wobbling between 59.7 and 60.2 does not redraw anything.
+    """
+    shown = dict(overlay)
+    if shown.get("fps") is not None:
+        shown["fps"] = round(float(shown["fps"]))
+    if shown.get("gen_ms") is not None:
+        shown["gen_ms"] = round(float(shown["gen_ms"]), 1)
+    return repr(sorted(shown.items(), key=lambda kv: kv[0]))
+
+
 class _RecordingSurface:
     """Stands in for a surface while the overlay draws: blits go through, their rectangles are kept."""
 
@@ -168,6 +207,9 @@ class RendererPresenter:
         self.window = window
         self.renderer = renderer
         self.driver = driver
+        # Mesa's llvmpipe calls itself accelerated, but rasterises the whole screen on the CPU.
+        self.gl_renderer = gl_renderer_name() if driver.startswith("opengl") else None
+        self.on_cpu = driver == "software" or is_software_gl(self.gl_renderer)
         self._tex: Any = None
         self._ov_surf: Any = None   # window-sized, transparent; the overlay is drawn here
         self._ov_tex: Any = None
@@ -194,8 +236,10 @@ class RendererPresenter:
             for vs in ((True, False) if vsync else (False,)):
                 try:
                     renderer = video.Renderer(window, index=i, accelerated=-1, vsync=vs)
-                    log.info("display: SDL renderer %r (vsync %s)", name, "on" if vs else "off")
-                    return cls(pg, window, renderer, name)
+                    p = cls(pg, window, renderer, name)
+                    log.info("display: SDL renderer %r%s (vsync %s)", name,
+                             f" on {p.gl_renderer!r}" if p.gl_renderer else "", "on" if vs else "off")
+                    return p
                 except Exception as e:  # noqa: BLE001 - pygame.error, or a driver's own failure
                     errors.append(f"{name}: {e}")
         window.destroy()
@@ -235,7 +279,7 @@ class RendererPresenter:
             self._ov_tex = video.Texture.from_surface(self.renderer, self._ov_surf)
             self._ov_tex.blend_mode = 1  # SDL_BLENDMODE_BLEND
             self._ov_rects, self._ov_key = [], None
-        key = repr(sorted(overlay.items(), key=lambda kv: kv[0]))
+        key = overlay_key(overlay)
         if key == self._ov_key:
             return  # unchanged: the texture already holds it
         self._ov_key = key
