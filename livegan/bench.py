@@ -57,7 +57,8 @@ DISPLAY_SIZES: tuple[tuple[int, int], ...] = ((1920, 1080), (3840, 2160))
 
 
 def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float = 1.5,
-               max_batch: int = 4, seed: int = 0, output: Any = None, overlay: bool = True) -> dict[str, Any]:
+               max_batch: int = 4, seed: int = 0, output: Any = None, overlay: bool = True,
+               interruptible: bool = True) -> dict[str, Any]:
     """The real worker + director + a display loop presenting to ``output`` (None: to nothing).
 
     ``display_fps`` 0 turns the display loop off: the main thread only gives
@@ -69,6 +70,10 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     director = Director([plan], lambda s, sec, v: kfs[sec], t0=clock.now())
     worker = RenderWorker(director, gen, clock, fps=display_fps or 60.0, max_batch=max_batch)
     gen.render(kfs[0].z[None], kfs[0].y[None], 0.7)  # warm-up outside the timing
+    unhook = lambda: None  # noqa: E731
+    if interruptible and hasattr(gen, "model"):  # as in a show (session.py)
+        from .models.interrupt import make_interruptible
+        unhook = make_interruptible(gen, worker.should_stop)
     worker.start()
     presented, latencies, present_ms, present_cpu_ms = 0, [], [], []
     pending: tuple[int, float] | None = None  # (version, time the cue was handled)
@@ -109,6 +114,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         elapsed = clock.now() - t0
     finally:
         worker.stop()
+        unhook()
     out = {
         "engine_fps": round((worker.stats.frames - frames_at_start) / elapsed, 3),
         "display_fps": round(presented / elapsed, 2) if display_fps else None,
@@ -118,6 +124,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         "batch_ms": round(1000 * worker.stats.batch_seconds, 1),
         "batches_by_size": dict(sorted(worker.stats.batch_sizes.items())),
         "stale_frames_dropped": worker.stats.dropped_stale,
+        "frames_interrupted": worker.stats.interrupted,
     }
     if output is not None:
         out["present_ms_mean"] = _r(sum(present_ms) / len(present_ms) if present_ms else None)

@@ -159,6 +159,9 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     sources = make_sources(cfg, sl, events, clock)
     worker = RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
                           on_oom=lambda e: _cpu_fallback(gen, notice))
+    if hasattr(gen, "model"):  # a BigGAN Generator: a cue interrupts the batch in flight
+        from .models.interrupt import make_interruptible
+        make_interruptible(gen, worker.should_stop)
     out = output or make_output(cfg)
     offline = any("OFFLINE" in n for n in cfg.notices)
     opts = ShowOptions(fps=cfg.fps, overlay=cfg.overlay if cfg.overlay is not None else (cfg.windowed or cfg.rehearse),

@@ -101,13 +101,16 @@ def test_a_cue_during_a_batch_puts_its_frame_first_in_the_next_batch(cost, expec
     director = make_director()
     fake = FakeRenderer(director)
     fake.timer = CostTimer(cost)
-    cue_at, cue_time = 12, []
+    cue_at, cue_time, snapshot = 12, [], []
 
     def hook(n: int) -> None:
         clock.advance(cost(fake.calls[n]))
         if n == cue_at:  # the cue arrives while batch `cue_at` is in flight
             cue_time.append(clock.now())
             director.handle(Cue("next", source="test"), cue_time[0])
+        if n == cue_at + 2:  # the frames kept from the batch right after the cue
+            with worker._lock:
+                snapshot.extend(f for f in worker._frames if f.version == director.version)
 
     fake.hook = hook
     worker = RenderWorker(director, fake, clock, fps=60.0, max_batch=4, max_ahead=1.0, timer=fake.timer,
@@ -121,8 +124,7 @@ def test_a_cue_during_a_batch_puts_its_frame_first_in_the_next_batch(cost, expec
     # The in-flight batch was for the old path; the very next one is the new path's.
     assert fake.versions[cue_at] != new and fake.versions[cue_at + 1] == new
     assert fake.calls[cue_at + 1] == expect_batch, fake.calls
-    with worker._lock:
-        kept = [f for f in worker._frames if f.version == new]
+    kept = snapshot
     # The cue's own frame is the first of that batch: due one batch after the cue (+ the clock's
     # 10 ms ticks while the worker looked at it), no later.
     wait = kept[0].t - cue_time[0]
@@ -153,3 +155,60 @@ def test_first_frame_latency_counts_one_batch_on_a_cpu():
     for n in sorted(cues):
         assert fake.calls[n + 1] == 1 and fake.versions[n + 1] != fake.versions[n], (n, fake.calls)
     assert np.all(np.asarray(fake.calls[4:]) <= 2)
+
+
+def test_a_cue_interrupts_the_batch_in_flight():
+    # The fake renders in 4 "blocks" and asks should_stop() between them, as models/interrupt.py's hooks do.
+    from livegan.errors import RenderInterrupted
+
+    clock = TickingClock()
+    director = make_director()
+    fake = FakeRenderer(director)
+    fake.timer = CostTimer(CPU_COST)
+    cue_at = 6
+    blocks_run: list[int] = []
+    worker = RenderWorker(director, fake, clock, fps=60.0, max_batch=1, max_ahead=1.0, timer=fake.timer)
+
+    def hook(n: int) -> None:
+        for block in range(4):
+            if n == cue_at and block == 1:
+                director.handle(Cue("next", source="test"), clock.now())
+            if worker.should_stop():
+                blocks_run.append(block)
+                raise RenderInterrupted()
+        clock.advance(CPU_COST(fake.calls[n]))
+
+    fake.hook = hook
+    worker.start()
+    try:
+        assert wait_for(lambda: len(fake.calls) > cue_at + 2 and worker.has_frames_for(director.version))
+    finally:
+        worker.stop()
+    assert blocks_run == [1], "the stale batch stopped at the first block after the cue"
+    assert worker.stats.interrupted == 1 and worker.stats.errors == 0
+    assert fake.versions[cue_at + 1] == director.version
+    assert not worker.should_stop()
+
+
+def test_interrupt_hooks_on_the_tiny_generator(tiny_gen, one_thread):
+    from livegan.errors import RenderInterrupted
+    from livegan.models.interrupt import make_interruptible
+
+    z = np.zeros((1, tiny_gen.num_latents, 128), np.float32)
+    y = np.zeros((1, 1000), np.float32)
+    before = tiny_gen.render(z, y, 0.7)
+    asked: list[int] = []
+    stop = [False]
+    remove = make_interruptible(tiny_gen, lambda: asked.append(1) or stop[0])
+    try:
+        assert np.array_equal(tiny_gen.render(z, y, 0.7), before)
+        n = len(asked)
+        assert n == len(tiny_gen.model.generator.layers) + 1, "asked before every block"
+        stop[0] = True
+        with pytest.raises(RenderInterrupted):
+            tiny_gen.render(z, y, 0.7)
+        assert len(asked) == n + 1, "gave up at the first block"
+    finally:
+        remove()
+    assert np.array_equal(tiny_gen.render(z, y, 0.7), before)
+    assert len(asked) == n + 1, "hooks removed"

@@ -33,7 +33,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..clock import Clock
-from ..errors import NonFiniteFrames
+from ..errors import NonFiniteFrames, RenderInterrupted
 from .director import Director
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class WorkerStats:
     frames: int = 0           # frames rendered and kept
     batches: int = 0
     dropped_stale: int = 0    # rendered for a path a cue replaced
+    interrupted: int = 0      # frames given up mid-render because a cue replaced their path
     bad_frames: int = 0       # NaN/inf output, dropped
     errors: int = 0           # generator exceptions survived
     ooms: int = 0
@@ -102,6 +103,7 @@ class RenderWorker:
         self._since_explore = 0
         self._explore_up = False
         self._failing = 0                  # generator failures in a row (the retry back-off grows with it)
+        self._rendering: int | None = None  # path version of the batch in flight
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -237,11 +239,18 @@ class RenderWorker:
             y = np.stack([s.y for s in specs])                   # (B, 1000)
             t0 = self.timer()
             self._busy_since = t0
+            self._rendering = version
             bad = None
             try:
                 images = self.generator.render(z, y, specs[0].truncation)  # (B, H, W, 3)
             except NonFiniteFrames as e:
                 images, bad = e.images, e.bad
+            except RenderInterrupted:
+                # A cue made this batch stale mid-render (see should_stop): start the new path now.
+                self._busy_since = self._rendering = None
+                self.stats.interrupted += len(specs)
+                self._last_t = None
+                continue
             except Exception as e:  # noqa: BLE001 - the show never stops for the generator
                 if generation != self._generation:
                     return  # abandoned: the busy marker belongs to the replacement thread now
@@ -251,6 +260,7 @@ class RenderWorker:
             if generation != self._generation:
                 return  # abandoned by the watchdog while we were stuck
             self._busy_since = None
+            self._rendering = None
             self._failing = 0
             dt = self.timer() - t0
             s = self.stats
@@ -265,6 +275,15 @@ class RenderWorker:
                 self._last_t = None
                 continue
             self._keep(specs, images, version, bad)
+
+    def should_stop(self) -> bool:
+        """True while the batch being rendered is for a path a cue has replaced.
+
+        An interruptible generator (models/interrupt.py) asks this between
+        its blocks and gives up with :class:`RenderInterrupted`, so a cue
+        waits for one block of the batch in flight instead of all of it.
+        """
+        return self._rendering is not None and self.director.version != self._rendering
 
     def _keep(self, specs: list, images: np.ndarray, version: int, bad: np.ndarray | None = None) -> None:
         s = self.stats
