@@ -84,9 +84,10 @@ def run_engine(mode: str, seconds: float) -> dict:
     env.pop("OMP_NUM_THREADS", None)
     r = subprocess.run([sys.executable, "-c", ENGINE, mode, str(seconds)], env=env, capture_output=True,
                        text=True, cwd=ROOT)
-    if r.returncode != 0:
+    lines = r.stdout.strip().splitlines()
+    if not lines:
         raise RuntimeError(r.stderr[-2000:])
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return json.loads(lines[-1])
 
 
 def main() -> None:

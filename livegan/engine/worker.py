@@ -114,9 +114,11 @@ class RenderWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
+        """Stop the thread; an interruptible generator gives up its batch (should_stop), others finish it."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            # A thread still inside torch when the interpreter exits aborts the process.
+            self._thread.join(max(timeout, 2.0 * self.stats.batch_seconds))
 
     def watchdog(self) -> bool:
         """Called by the show loop each frame: restart a worker stuck in one render. True if restarted."""
@@ -277,13 +279,13 @@ class RenderWorker:
             self._keep(specs, images, version, bad)
 
     def should_stop(self) -> bool:
-        """True while the batch being rendered is for a path a cue has replaced.
+        """True while the batch being rendered is for a path a cue has replaced (or the worker stops).
 
         An interruptible generator (models/interrupt.py) asks this between
         its blocks and gives up with :class:`RenderInterrupted`, so a cue
         waits for one block of the batch in flight instead of all of it.
         """
-        return self._rendering is not None and self.director.version != self._rendering
+        return self._rendering is not None and (self._stop.is_set() or self.director.version != self._rendering)
 
     def _keep(self, specs: list, images: np.ndarray, version: int, bad: np.ndarray | None = None) -> None:
         s = self.stats
