@@ -280,6 +280,8 @@ def demo(
         # Real weights on a CPU: ~6 h at the setlist's settings (see `livegan check`); a few minutes like this.
         steps, sl.defaults.cutouts = 20, 8
         notice("no GPU: a quick demo prep (20 steps, 8 cutouts per line); `livegan prep` on a GPU gives show quality")
+    from .threads import apply_thread_policy
+    apply_thread_policy("prep")
     s = prep_setlist(sl, out, gen, clp, steps=steps, progress=True)
     echo(f"prep: {s.done} searched, {s.cached} cached, {s.seconds:.1f} s; contact sheets: "
          + ", ".join(str(p) for p in s.sheets), err=True)
