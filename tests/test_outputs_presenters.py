@@ -154,3 +154,30 @@ def test_auto_leaves_a_cpu_renderer_for_the_software_path(monkeypatch):
     with WindowOutput(windowed=True, size=(320, 240), accel="on") as win:
         assert win.path == "renderer:software"  # 'on' keeps it: the user asked for the renderer
         win.present(gradient(32, 32))
+
+
+def test_both_paths_draw_the_overlay_in_the_same_place(tmp_path):
+    """On a black frame the screen is only the overlay: renderer and software must agree pixel for pixel."""
+    ov = {"song": "1/2 Test", "section": "section 1/3", "lyric": "a weasel in the snow", "fps": 60.0,
+          "message": "press Esc again to quit"}
+    black = np.zeros((64, 64, 3), np.uint8)
+    with WindowOutput(windowed=True, size=(960, 540), accel="off") as win:
+        win.present(black, ov)
+        soft = pygame.surfarray.array3d(pygame.display.get_surface()).astype(int)
+    pygame.display.init()
+    try:
+        p = RendererPresenter.open(pygame, "t", (960, 540), fullscreen=False, display=0, vsync=False,
+                                   accelerated_only=False)
+    except pygame.error as e:
+        pytest.skip(f"no SDL renderer under the dummy driver: {e}")
+    try:
+        p.present(black, dict(ov, fps=59.0))
+        p.present(black, ov)  # a change: only the touched rectangles are uploaded again
+        p.screenshot(str(tmp_path / "r.png"))
+        rend = pygame.surfarray.array3d(pygame.image.load(str(tmp_path / "r.png"))).astype(int)
+    finally:
+        p.close()
+        pygame.display.quit()
+    assert (soft > 0).sum() > 1000, "the overlay drew something"
+    diff = np.abs(soft - rend)
+    assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 8, (diff.mean(), diff.max())

@@ -295,7 +295,9 @@ class RendererPresenter:
         if dirty:
             area = dirty[0].unionall(dirty[1:]).clip(self._ov_surf.get_rect())
             if area.w and area.h:
-                self._ov_tex.update(self._ov_surf.subsurface(area), area)
+                # The whole surface and the area: pygame-ce reads the area's pixels from it
+                # (a subsurface there lands at the texture's origin instead).
+                self._ov_tex.update(self._ov_surf, area)
 
     def screenshot(self, path: str) -> None:
         """What the renderer shows now, drawn again and read back (slow: for tests and the bench)."""
