@@ -250,6 +250,8 @@ class RenderWorker:
             except RenderInterrupted:
                 # A cue made this batch stale mid-render (see should_stop): start the new path now.
                 self._busy_since = self._rendering = None
+                if self._stop.is_set():
+                    return
                 self.stats.interrupted += len(specs)
                 self._last_t = None
                 continue
