@@ -108,7 +108,8 @@ def test_a_compiled_graph_that_fails_later_runs_eager(one_thread, caplog):
                        eager(torch.zeros((2, gen.num_latents, 128)), torch.zeros((2, 1000)), 0.7))
 
 
-def test_auto_compiles_only_where_the_bench_measured_a_gain(monkeypatch, one_thread):
+def test_auto_compiles_only_where_the_bench_measured_a_gain(monkeypatch, one_thread, tmp_path):
+    monkeypatch.setenv("LIVEGAN_CACHE", str(tmp_path))  # its records must not reach other tests' shows
     gen = load_generator("tiny", random_weights=True, device="cpu")
     called = []
     monkeypatch.setattr(compiled, "CompiledForward", lambda *a: called.append(a) or (_ for _ in ()).throw(
