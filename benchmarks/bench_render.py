@@ -20,7 +20,7 @@ from pathlib import Path
 if __name__ == "__main__" and not __package__:  # run as a file: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from livegan.bench import raw_fps  # noqa: E402
+from livegan.bench_configs import raw_fps  # noqa: E402
 from livegan.engine.cuefile import parse_cue_file  # noqa: E402
 from livegan.models.registry import load_generator  # noqa: E402
 from livegan.outputs.null import NullOutput  # noqa: E402

@@ -33,6 +33,18 @@ OPT_RANDOM_OVERRIDE = typer.Option(False, "--random-weights", help="with --model
 OPT_DEVICE = typer.Option("auto", "--device", help="auto (CUDA, then Apple MPS, then CPU), cpu, cuda or mps")
 OPT_DTYPE = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16")
 OPT_DRIFT = typer.Option(0.15, "--drift", min=0, max=1, help="drift amount around each keyframe")
+OPT_THREADS = typer.Option(None, "--threads", min=1, help="torch threads [default: the cores left after the "
+                           "display and the machine's other load]")
+OPT_COMPILE = typer.Option("auto", "--compile", help="torch.compile the generator: auto (where `livegan bench` "
+                           "measured a gain here), on, off")
+
+
+def check_choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    """One-line error (exit 2) for a value outside ``allowed``."""
+    if value not in allowed:
+        from .errors import ConfigError
+        raise ConfigError(f"{option} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -144,10 +156,14 @@ def prep(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
     bake: bool = typer.Option(False, "--bake", help="then bake clips for `show --baked` (see `livegan bake`)"),
     bake_fps: float = typer.Option(30.0, "--bake-fps", min=1, max=120, help="with --bake: clip frame rate"),
+    threads: Optional[int] = OPT_THREADS,
 ) -> None:
     """Find keyframes for every lyric line: one bank + contact sheet per song."""
     from .prep.runner import prep_setlist
     from .setlist import load_setlist
+    from .threads import apply_thread_policy
+
+    apply_thread_policy("prep", threads)  # torch's default threads collapse 8-14x when the CPU is shared
 
     sl = load_setlist(setlist)
     for w in sl.warnings:
@@ -229,9 +245,18 @@ def show(
     output_size: Optional[str] = typer.Option(None, "--output-size", help="WxH for NDI/camera/Syphon/Spout/"
                                               "record outputs [default: the generator's size]"),
     console: bool = typer.Option(False, "--console", help="operator console window; the projector shows no overlay"),
+    accel: str = typer.Option("auto", "--accel", help="scale on the GPU through an SDL renderer: auto, on, off "
+                              "(software)"),
+    compile_mode: str = OPT_COMPILE,
+    threads: Optional[int] = OPT_THREADS,
 ) -> None:
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
+    from .models.compiled import COMPILE_MODES
+    from .outputs.window import ACCEL_MODES
     from .session import ShowConfig, build_show, run_show
+
+    check_choice("--accel", accel, ACCEL_MODES)
+    check_choice("--compile", compile_mode, COMPILE_MODES)
 
     _validate_show_inputs(cues, midi_map, audio_preset, audio_file)  # bad files fail before any model loads
     if (osc_map is not None and osc is None) or (audio_tempo and audio is None and audio_file is None):
@@ -253,7 +278,8 @@ def show(
                      dtype=dtype, midi=midi, midi_map=midi_map, audio=audio, audio_file=audio_file,
                      audio_preset=audio_preset, drift=drift, fps=fps, osc=osc, osc_host=osc_host,
                      osc_map=osc_map, osc_send=osc_send, clock=clock, link=link, audio_tempo=audio_tempo,
-                     baked=baked, outputs=list(output or []), output_size=size, console=console)
+                     baked=baked, outputs=list(output or []), output_size=size, console=console,
+                     accel=accel, compile=compile_mode, threads=threads)
     if rehearse and device == "auto":
         cfg.device = "cpu"
     sh = build_show(cfg, notice=notice)
@@ -306,6 +332,8 @@ def demo(
         # Real weights on a CPU: ~6 h at the setlist's settings (see `livegan check`); a few minutes like this.
         steps, sl.defaults.cutouts = 20, 8
         notice("no GPU: a quick demo prep (20 steps, 8 cutouts per line); `livegan prep` on a GPU gives show quality")
+    from .threads import apply_thread_policy
+    apply_thread_policy("prep")
     s = prep_setlist(sl, out, gen, clp, steps=steps, progress=True)
     echo(f"prep: {s.done} searched, {s.cached} cached, {s.seconds:.1f} s; contact sheets: "
          + ", ".join(str(p) for p in s.sheets), err=True)

@@ -14,8 +14,8 @@ from typing import Optional
 
 import typer
 
-from .cli import (OPT_BANKS, OPT_DEVICE, OPT_DRIFT, OPT_DTYPE, OPT_MODEL_OVERRIDE, OPT_RANDOM_OVERRIDE,
-                  OPT_WEIGHTS_DIR, SETLIST, app, echo, notice)
+from .cli import (OPT_BANKS, OPT_COMPILE, OPT_DEVICE, OPT_DRIFT, OPT_DTYPE, OPT_MODEL_OVERRIDE,
+                  OPT_RANDOM_OVERRIDE, OPT_WEIGHTS_DIR, SETLIST, app, check_choice, echo, notice)
 
 
 # --------------------------------------------------------------------------- render
@@ -120,18 +120,31 @@ def bench(
                                           "(comma list of window, console, ndi) at --output-size, and display "
                                           "fps with all on (NDI announces a source on the network)"),
     output_size: str = typer.Option("1920x1080", "--output-size", help="WxH for --outputs"),
+    compile_mode: str = OPT_COMPILE,
+    display: bool = typer.Option(True, "--display/--no-display",
+                                 help="measure a real window at 1920x1080 and 3840x2160 (both paths)"),
+    screenshots: Optional[Path] = typer.Option(None, "--screenshots", help="save what each window showed here"),
 ) -> None:
-    """Print one JSON object: raw vs engine fps, display fps, cue and MIDI latencies."""
+    """Print one JSON object: every raw configuration, the engine against the best, display and latencies.
+
+    Also measures whether --compile pays here, and remembers it for `--compile auto`.
+    """
     if outputs is not None:
         from .outputs.bench import bench_outputs
         from .outputs.kinds import parse_size
         echo(json.dumps(bench_outputs([k.strip() for k in outputs.split(",") if k.strip()],
                                       size=parse_size(output_size), seconds=seconds), indent=2))
         return
+    from . import bench_display
     from .bench import bench as run_bench
+    from .models.compiled import COMPILE_MODES
 
-    echo(json.dumps(run_bench(model, random_weights=random_weights, device=device, seconds=seconds, dtype=dtype),
-                    indent=2))
+    check_choice("--compile", compile_mode, COMPILE_MODES)
+    if screenshots is not None:
+        bench_display.SHOTS = screenshots
+    result = run_bench(model, random_weights=random_weights, device=device, seconds=seconds, dtype=dtype,
+                       compile_mode=compile_mode, display=display, log=lambda m: echo(m, err=True))
+    echo(json.dumps(result, indent=2))
 
 
 @app.command()

@@ -59,6 +59,10 @@ class DeviceError(LiveganError):
     """A MIDI/audio/display device can't be opened."""
 
 
+class RenderInterrupted(Exception):
+    """A render given up between generator blocks because its frames were no longer wanted."""
+
+
 class NonFiniteFrames(Exception):
     """A generator produced NaN/inf pixels in some frames of a batch (not a user error).
 

@@ -67,6 +67,9 @@ class ShowConfig:
     link: bool = False               # join an Ableton Link session
     audio_tempo: bool = False        # beat tracker on the audio input: the lowest-priority tempo
     baked: bool = False              # frames from baked clips (livegan bake), no generator
+    accel: str = "auto"          # window scaling: SDL renderer (GPU) or software (outputs/window.py)
+    compile: str = "auto"        # torch.compile of the generator (models/compiled.py)
+    threads: int | None = None   # torch threads; None: threads.py's policy
     notices: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)  # --output specs (see outputs/kinds.py); [] = the window
     output_size: tuple[int, int] | None = None         # --output-size for network/camera/record outputs
@@ -153,8 +156,9 @@ def make_window(cfg: ShowConfig) -> Output:
         return NullOutput()
     from .outputs.window import WindowOutput
     if cfg.rehearse:
-        return WindowOutput(display=cfg.display, windowed=True, size=(960, 540), title="livegan (rehearsal)")
-    return WindowOutput(display=cfg.display, windowed=cfg.windowed, size=cfg.window_size)
+        return WindowOutput(display=cfg.display, windowed=True, size=(960, 540), title="livegan (rehearsal)",
+                            accel=cfg.accel)
+    return WindowOutput(display=cfg.display, windowed=cfg.windowed, size=cfg.window_size, accel=cfg.accel)
 
 
 def make_output(cfg: ShowConfig) -> Output:
@@ -186,12 +190,18 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     clock = clock or MonotonicClock()
     sl = load_setlist(cfg.setlist)
     banks = cfg.banks or default_banks(cfg.setlist)
+    from .threads import apply_thread_policy
+    apply_thread_policy("show", cfg.threads)  # the display loop keeps a core; a busy machine gets fewer
     from .bake.wiring import baked_generator, picture_source, wants_baked
     if wants_baked(cfg.baked, cfg.rehearse, banks):
         gen = None  # baked clips only: no generator to load (a laptop starts in a second)
         gid, layers = baked_generator(banks)
     else:
         gen = load_show_generator(cfg, sl, banks, lambda m: (cfg.notices.append(m), notice(m)))
+        if cfg.compile != "off":
+            from .models.compiled import compile_generator
+            compile_generator(gen, cfg.compile, batches=(1,) if gen.device.type == "cpu" else tuple(
+                range(1, cfg.max_batch + 1)), truncation=sl.defaults.truncation, warn=notice)
         gid, layers = {"name": gen.id.name, "weights": gen.id.weights}, gen.num_latents
     keyframes = ShowKeyframes(sl, banks, gid, layers)
     plans = [dataclasses.replace(p, variants=keyframes.variants(i)) for i, p in enumerate(plans_from_setlist(sl))]
@@ -214,6 +224,9 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     sources = make_sources(cfg, sl, events, clock)
     live = None if gen is None else RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
                                                  on_oom=lambda e: _cpu_fallback(gen, notice))
+    if live is not None and hasattr(gen, "model"):  # a BigGAN Generator: a cue interrupts the batch in flight
+        from .models.interrupt import make_interruptible
+        make_interruptible(gen, live.should_stop)
     from .bake.clips import DriftSettings
     worker = picture_source(live, director, sl, banks, keyframes, plans, DriftSettings(cfg.drift, cfg.drift_speed),
                             clock, lambda m: (cfg.notices.append(m), notice(m)))

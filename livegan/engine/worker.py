@@ -2,9 +2,12 @@
 
 It runs on its own thread so input and display never wait for the generator.
 While the path ahead is known (between cues) it renders a few frames ahead in
-one batch; when a cue bumps the director's ``version`` it drops everything
-rendered for the old path and renders the next frame alone (batch 1) to keep
-cue latency low. The display asks :meth:`RenderWorker.frame_at` for any time
+batches; when a cue bumps the director's ``version`` it drops everything
+rendered for the old path and the next batch starts with the cue's frame.
+The batch size is the smallest one within a few percent of the best measured
+time per frame (a cue waits for the batch in flight, so a batch that buys
+nothing costs latency), and render-ahead is bounded in time and in batches.
+The display asks :meth:`RenderWorker.frame_at` for any time
 and gets a blend of the two rendered frames around it, so the picture stays
 smooth when the generator is slower than the display.
 
@@ -30,7 +33,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..clock import Clock
-from ..errors import NonFiniteFrames
+from ..errors import NonFiniteFrames, RenderInterrupted
 from .director import Director
 
 log = logging.getLogger(__name__)
@@ -52,12 +55,14 @@ class WorkerStats:
     frames: int = 0           # frames rendered and kept
     batches: int = 0
     dropped_stale: int = 0    # rendered for a path a cue replaced
+    interrupted: int = 0      # frames given up mid-render because a cue replaced their path
     bad_frames: int = 0       # NaN/inf output, dropped
     errors: int = 0           # generator exceptions survived
     ooms: int = 0
     restarts: int = 0         # watchdog restarts
     batch_seconds: float = 0.0  # EMA of one batch's render time
     frame_seconds: float = 0.0  # EMA of render time per frame (batch time / batch size)
+    batch_sizes: dict[int, int] = field(default_factory=dict)  # batch size -> batches rendered
     first_frame_latency: list[float] = field(default_factory=list)  # worker saw a new path -> its first frame kept (s)
 
 
@@ -66,6 +71,7 @@ class RenderWorker:
 
     def __init__(self, director: Director, generator: Renderer, clock: Clock, *, fps: float = 30.0,
                  max_batch: int = 4, max_ahead: float = 0.5, hang_seconds: float = 1.0,
+                 batch_tolerance: float = 0.05, max_batch_seconds: float | None = 0.5, ahead_batches: int = 2,
                  on_oom: Callable[[BaseException], Renderer | None] | None = None,
                  timer: Callable[[], float] = time.monotonic) -> None:
         self.director = director
@@ -77,6 +83,9 @@ class RenderWorker:
         self.interval = 1.0 / fps          # spacing of rendered frames in show time
         self.max_batch = max_batch
         self.max_ahead = max_ahead         # never render further ahead than this (seconds)
+        self.ahead_batches = ahead_batches  # ... nor more than this many batches ahead of now
+        self.batch_tolerance = batch_tolerance      # a bigger batch must be this much faster per frame
+        self.max_batch_seconds = max_batch_seconds  # cue latency budget for one batch
         self.hang_seconds = hang_seconds
         self.on_oom = on_oom
         self.stats = WorkerStats()
@@ -94,6 +103,7 @@ class RenderWorker:
         self._since_explore = 0
         self._explore_up = False
         self._failing = 0                  # generator failures in a row (the retry back-off grows with it)
+        self._rendering: int | None = None  # path version of the batch in flight
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -104,9 +114,11 @@ class RenderWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
+        """Stop the thread; an interruptible generator gives up its batch (should_stop), others finish it."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            # A thread still inside torch when the interpreter exits aborts the process.
+            self._thread.join(max(timeout, 2.0 * self.stats.batch_seconds))
 
     def watchdog(self) -> bool:
         """Called by the show loop each frame: restart a worker stuck in one render. True if restarted."""
@@ -157,46 +169,58 @@ class RenderWorker:
 
     # -- worker thread -------------------------------------------------------
     def _plan(self, now: float, version: int) -> list[float]:
-        """Show times to render next: right after a cue one frame, else a batch ahead of the display.
+        """Show times to render next: a batch ahead of the display, the cue's frame first after a cue.
 
         Frames are spaced by what the generator really takes per frame (never
         closer than the worker's fps), so a slow generator gives evenly spaced
         frames for the display to blend between, and a batch is ready by the
-        time its first frame is due.
+        time its first frame is due. Render-ahead is bounded twice: in show
+        time (``max_ahead``) and in frames (``ahead_batches`` batches), so a
+        cue never waits behind a deep queue of frames for the old path.
         """
-        if version != self._version or self._last_t is None:
-            self._version = version
-            self._version_seen_at = now
-            self._latency_pending = True
-            return [now + self._per_frame.get(1, self.stats.frame_seconds)]
         n = self._batch_size()
         per = self._per_frame.get(n, self.stats.frame_seconds)
         spacing = max(self.interval, 1.05 * per)   # 5% slack: stay ahead rather than fall behind
         lead = n * per                             # the batch must be ready when its first frame is due
+        if version != self._version or self._last_t is None:
+            # A new path (a cue): its first frame is due as soon as a batch can be
+            # ready, and it is the first frame of that batch.
+            self._version = version
+            self._version_seen_at = now
+            self._latency_pending = True
+            return [now + lead + i * spacing for i in range(n)]
         start = max(self._last_t + spacing, now + lead)
         times = [start + i * spacing for i in range(n)]
-        return [x for x in times if x <= now + max(self.max_ahead, lead + spacing)]
+        horizon = now + max(lead + spacing, min(self.max_ahead, self.ahead_batches * n * spacing))
+        fit = [x for x in times if x <= horizon]
+        if len(fit) < n and self._last_t > now + lead:
+            return []  # wait until a whole batch fits: the frames queued last until it is ready
+        return fit
 
     def _batch_size(self) -> int:
-        """The batch size with the lowest measured time per frame (each size is tried once first).
+        """The smallest batch size within ``batch_tolerance`` of the best measured time per frame.
 
-        Which size is best depends on the hardware (a GPU likes big batches; on
-        a 2-core CPU with bf16, 2 beats 4) and on the machine's load, so a
-        neighbour of the best is re-measured now and then.
+        Each size is tried once first. A bigger batch only pays if it is
+        clearly faster per frame: a cue waits for the batch in flight, so a
+        batch that buys 2 % costs a whole batch of latency for nothing. Sizes
+        whose batch takes longer than ``max_batch_seconds`` are not used (the
+        cue latency budget). Which size is best depends on the hardware and the
+        machine's load, so a neighbour of the choice is re-measured now and then.
         """
         sizes = range(1, self.max_batch + 1)
         unknown = [b for b in sizes if b not in self._per_frame]
         if unknown:
             return unknown[0]
-        best = min(sizes, key=lambda b: self._per_frame[b])
-        self._since_explore += 1
-        if self._since_explore >= 40:
-            self._since_explore = 0
-            self._explore_up = not self._explore_up
+        best = pick_batch(self._per_frame, self.batch_tolerance, self.max_batch_seconds)
+        if self._since_explore >= 40:  # counted in rendered batches, not in plans (idle plans are many)
             return min(self.max_batch, best + 1) if self._explore_up else max(1, best - 1)
         return best
 
     def _measured(self, batch: int, seconds: float) -> None:
+        self._since_explore += 1
+        if self._since_explore > 40:  # that was the re-measurement of a neighbour
+            self._since_explore = 0
+            self._explore_up = not self._explore_up
         per = seconds / batch
         old = self._per_frame.get(batch)
         self._per_frame[batch] = per if old is None else 0.7 * old + 0.3 * per
@@ -217,11 +241,20 @@ class RenderWorker:
             y = np.stack([s.y for s in specs])                   # (B, 1000)
             t0 = self.timer()
             self._busy_since = t0
+            self._rendering = version
             bad = None
             try:
                 images = self.generator.render(z, y, specs[0].truncation)  # (B, H, W, 3)
             except NonFiniteFrames as e:
                 images, bad = e.images, e.bad
+            except RenderInterrupted:
+                # A cue made this batch stale mid-render (see should_stop): start the new path now.
+                self._busy_since = self._rendering = None
+                if self._stop.is_set():
+                    return
+                self.stats.interrupted += len(specs)
+                self._last_t = None
+                continue
             except Exception as e:  # noqa: BLE001 - the show never stops for the generator
                 if generation != self._generation:
                     return  # abandoned: the busy marker belongs to the replacement thread now
@@ -231,6 +264,7 @@ class RenderWorker:
             if generation != self._generation:
                 return  # abandoned by the watchdog while we were stuck
             self._busy_since = None
+            self._rendering = None
             self._failing = 0
             dt = self.timer() - t0
             s = self.stats
@@ -239,11 +273,21 @@ class RenderWorker:
             s.frame_seconds = per if s.batches == 0 else 0.8 * s.frame_seconds + 0.2 * per
             self._measured(len(specs), dt)
             s.batches += 1
+            s.batch_sizes[len(specs)] = s.batch_sizes.get(len(specs), 0) + 1
             if self.director.version != version:
                 s.dropped_stale += len(specs)  # a cue arrived while rendering
                 self._last_t = None
                 continue
             self._keep(specs, images, version, bad)
+
+    def should_stop(self) -> bool:
+        """True while the batch being rendered is for a path a cue has replaced (or the worker stops).
+
+        An interruptible generator (models/interrupt.py) asks this between
+        its blocks and gives up with :class:`RenderInterrupted`, so a cue
+        waits for one block of the batch in flight instead of all of it.
+        """
+        return self._rendering is not None and (self._stop.is_set() or self.director.version != self._rendering)
 
     def _keep(self, specs: list, images: np.ndarray, version: int, bad: np.ndarray | None = None) -> None:
         s = self.stats
@@ -283,6 +327,18 @@ class RenderWorker:
             log.error("generator failed (%s: %s); keeping the last picture and retrying", type(e).__name__, e)
         self._last_t = None
         self._stop.wait(min(0.5, 0.02 * self._failing))
+
+
+def pick_batch(per_frame: dict[int, float], tolerance: float = 0.05, max_batch_seconds: float | None = None) -> int:
+    """The smallest batch whose seconds per frame is within ``tolerance`` of the best one.
+
+    ``per_frame`` maps batch size -> measured seconds per frame. Batches that
+    take longer than ``max_batch_seconds`` as a whole are skipped (batch 1 never is).
+    """
+    ok = {b: p for b, p in per_frame.items()
+          if b == 1 or max_batch_seconds is None or b * p <= max_batch_seconds}
+    best = min(ok.values())
+    return min(b for b, p in ok.items() if p <= best * (1.0 + tolerance))
 
 
 def _finite_image(img: np.ndarray) -> bool:

@@ -1,0 +1,159 @@
+"""``--compile``: torch.compile of the generator's forward, with the artefacts cached across runs.
+
+A show must not spend minutes compiling on stage. So:
+
+- the compiled kernels go to ``<livegan cache>/inductor`` (inductor's FX graph
+  and AOT caches), where ``livegan bench`` or a show's warm-up leaves them: a
+  later start only re-traces and loads them (seconds, not minutes);
+- every shape the show will use is compiled at warm-up, before the first
+  frame; after that a call that would need a *re*compile (another batch
+  size, another truncation) runs eager instead of stalling the render thread;
+- anything failing (no C++ compiler, an unsupported op, a driver) falls back
+  to eager with one warning line; the show never stops for it.
+
+``auto`` compiles only where ``livegan bench`` measured that it pays on this
+machine (>= 5 % more frames per second; the record is kept in the cache), so
+nobody waits for a compile that buys nothing (1.08x on a 2-core AVX2 CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+COMPILE_MODES: tuple[str, ...] = ("auto", "on", "off")
+PAYS_AT = 1.05   # compiled must give at least this many times the eager fps for `auto`
+RECORD_FILE = "compile-pays.json"
+
+
+def inductor_cache() -> Path:
+    from .registry import cache_dir
+    return cache_dir() / "inductor"
+
+
+def machine_key(gen: Any) -> str:
+    """What a compile measurement holds for: model, device, dtype, torch and CPU."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{gen.id.key()}|{gen.device}|{gen.dtype}|torch {torch.__version__}|{cpu}"
+
+
+def _record_path() -> Path:
+    from .registry import cache_dir
+    return cache_dir() / RECORD_FILE
+
+
+def load_records() -> dict[str, dict]:
+    try:
+        return json.loads(_record_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def save_record(gen: Any, eager_fps: float, compiled_fps: float) -> dict:
+    """Remember whether compiling paid for this generator on this machine (``livegan bench`` calls it)."""
+    from ..fsio import atomic_write_bytes
+
+    rec = {"eager_fps": eager_fps, "compiled_fps": compiled_fps,
+           "pays": bool(compiled_fps >= PAYS_AT * eager_fps)}
+    records = load_records()
+    records[machine_key(gen)] = rec
+    path = _record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps(records, indent=1, sort_keys=True).encode())
+    return rec
+
+
+def compile_pays(gen: Any) -> bool | None:
+    """True/False where ``livegan bench`` measured it here; None where nobody has."""
+    rec = load_records().get(machine_key(gen))
+    return None if rec is None else bool(rec.get("pays"))
+
+
+class CompiledForward:
+    """Stands in for ``Generator.forward``: the compiled graph for warmed-up shapes, eager otherwise."""
+
+    def __init__(self, gen: Any, eager: Callable) -> None:
+        self.gen = gen
+        self.eager = eager
+        self.compiled = torch.compile(eager, dynamic=False)
+        self.ready: set[tuple] = set()   # shapes compiled at warm-up
+        self.failed = False
+
+    def _key(self, z: torch.Tensor, truncation: float) -> tuple:
+        return (tuple(z.shape), round(float(truncation), 6), torch.is_autocast_enabled(z.device.type),
+                torch.get_autocast_dtype(z.device.type) if torch.is_autocast_enabled(z.device.type) else None)
+
+    def __call__(self, z: torch.Tensor, y: torch.Tensor, truncation: float) -> torch.Tensor:
+        if self.failed or self._key(z, truncation) not in self.ready:
+            return self.eager(z, y, truncation)
+        try:
+            with torch.compiler.set_stance("fail_on_recompile"):
+                return self.compiled(z, y, truncation)
+        except Exception as e:  # noqa: BLE001 - a guard failed or the kernel broke: eager from now on
+            self.failed = True
+            log.warning("compiled generator failed (%s: %s); running eager from now on",
+                        type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            return self.eager(z, y, truncation)
+
+    def warm_up(self, z: torch.Tensor, y: torch.Tensor, truncation: float) -> None:
+        """Compile (or load from the cache) the graph for this shape: raises if that fails."""
+        with torch.no_grad(), torch.autocast(self.gen.device.type, dtype=self.gen.dtype,
+                                             enabled=self.gen.dtype != torch.float32):
+            self.compiled(z, y, truncation)
+            self.ready.add(self._key(z, truncation))
+
+
+def compile_generator(gen: Any, mode: str = "on", *, batches: Iterable[int] = (1,), truncation: float = 0.7,
+                      warn: Callable[[str], None] = log.warning) -> bool:
+    """Compile ``gen``'s forward for these batch sizes now (warm-up); True if the show will use it.
+
+    ``mode`` 'off': nothing; 'auto': only where ``livegan bench`` measured that
+    it pays here; 'on': always try. A failure is one ``warn`` line and eager.
+    """
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+    if mode == "off" or not hasattr(type(gen), "forward"):  # not a BigGAN Generator (a test fake)
+        return False
+    if mode == "auto":
+        pays = compile_pays(gen)
+        if not pays:
+            log.info("not compiling the generator: %s", "livegan bench measured no gain here" if pays is False
+                     else "not measured on this machine (livegan bench measures it)")
+            return False
+    # Ours, always: torch fills this variable in itself once it has looked (so a value
+    # here may be its /tmp default), and the artefacts must outlive a reboot.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(inductor_cache())
+    eager = type(gen).forward.__get__(gen)
+    try:
+        fwd = CompiledForward(gen, eager)
+        rng = np.random.default_rng(0)
+        for b in batches:
+            z = torch.from_numpy(rng.standard_normal((b, gen.num_latents, 128)).astype(np.float32)).to(gen.device)
+            y = torch.full((b, 1000), 1e-3, device=gen.device)
+            fwd.warm_up(z, y, truncation)
+    except Exception as e:  # noqa: BLE001 - no compiler, unsupported op, ...: eager
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        warn(f"torch.compile of the generator failed ({type(e).__name__}: {msg[:200]}); running eager")
+        gen.__dict__.pop("forward", None)
+        return False
+    gen.forward = fwd
+    return True
+
+
+def uncompile(gen: Any) -> None:
+    """Back to eager (e.g. before a bench measures eager configurations)."""
+    gen.__dict__.pop("forward", None)

@@ -1,0 +1,99 @@
+"""How many threads torch gets: the cores left after the display and the machine's other load.
+
+torch's default is one OpenMP thread per core. On a machine where other work
+shares the cores (a second app, four prep jobs, the show's own display loop),
+OpenMP's spin-waiting threads fight over them and a forward pass can take
+many times longer than on fewer threads: one demo section of prep took
+145-175 s with torch's default 2 threads and 12-19 s with 1 on a busy 2-core
+machine. So the thread count is chosen, once, from the cores this process may
+run on (``os.sched_getaffinity``), the cores the caller keeps for itself (the
+show's display loop keeps one) and the machine's load (``os.getloadavg``).
+
+:func:`choose_threads` is the pure policy (tested without a machine);
+:func:`apply_thread_policy` reads the machine and sets torch. An explicit
+``OMP_NUM_THREADS`` or ``--threads`` always wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# Cores each role keeps for itself (not for torch): the show's display loop
+# blends, scales and presents 60 times a second on the main thread.
+RESERVED_CORES: dict[str, int] = {"show": 1, "render": 0, "prep": 0, "bench": 0}
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    threads: int
+    cores: int          # cores this process may use
+    load: float         # 1-minute load average of the machine when chosen
+    reserved: int       # cores kept for the caller's own loop
+    reason: str         # one line for the log and `livegan bench`
+
+
+def choose_threads(cores: int, load: float, reserved: int = 0, own_busy: float = 0.0) -> ThreadChoice:
+    """The torch thread count for ``cores`` usable cores under a machine ``load``.
+
+    ``load`` is the 1-minute load average (runnable threads, whole machine);
+    ``own_busy`` is how much of it is this process itself (e.g. a display loop
+    already running), so it is not counted twice. Threads = cores that are
+    neither reserved nor busy with other work, rounded to the nearest core,
+    never fewer than 1 and never more than ``cores - reserved`` (or 1).
+    """
+    cores = max(1, int(cores))
+    reserved = max(0, min(int(reserved), cores - 1))
+    others = max(0.0, float(load) - max(0.0, own_busy))
+    most = cores - reserved
+    idle = math.floor(cores - others + 0.5) - reserved  # cores the others leave free
+    threads = max(1, min(most, idle))
+    if threads == most:
+        why = f"{threads} of {cores} cores" + (f" ({reserved} kept for the display)" if reserved else "")
+    else:
+        why = f"{threads} of {cores} cores: the machine is busy (load {others:.1f})"
+    return ThreadChoice(threads, cores, float(load), reserved, why)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, e.g. under taskset or a container)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def machine_load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def apply_thread_policy(role: str, threads: int | None = None) -> ThreadChoice:
+    """Set torch's intra-op threads for ``role`` ('show', 'prep', 'render', 'bench'); return the choice.
+
+    ``threads`` (a --threads option) or an ``OMP_NUM_THREADS`` the user set win
+    over the policy. Inter-op threads are set to 1 when that is still
+    possible: the generator runs one op at a time.
+    """
+    import torch
+
+    cores = usable_cores()
+    if threads is not None or os.environ.get("OMP_NUM_THREADS"):
+        n = int(threads if threads is not None else os.environ["OMP_NUM_THREADS"])
+        choice = ThreadChoice(max(1, n), cores, machine_load(), 0,
+                              f"{max(1, n)} threads, as asked" + ("" if threads is not None else " (OMP_NUM_THREADS)"))
+    else:
+        choice = choose_threads(cores, machine_load(), RESERVED_CORES.get(role, 0))
+    torch.set_num_threads(choice.threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only allowed before the first parallel work; harmless to skip
+        pass
+    log.info("torch threads for %s: %s", role, choice.reason)
+    return choice

@@ -1,0 +1,45 @@
+"""`livegan bench` runs end to end on the tiny model and reports what the issue asks (structure, not speed)."""
+
+import os
+
+from livegan.bench import bench
+from livegan.bench_configs import cpu_info, dtypes_to_try, thread_counts
+from livegan.bench_display import display_available
+
+
+def test_cpu_info_names_features_threads_and_torch():
+    info = cpu_info()
+    assert info["cores"] >= 1 and info["torch"] and info["torch_default_threads"] >= 1
+    assert set(info["features"]) <= {"avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"}
+
+
+def test_configs_to_try():
+    assert dtypes_to_try("cpu", native_bf16=False) == ["float32"]  # emulated bf16: 50x slower, not tried
+    assert dtypes_to_try("cpu", native_bf16=True) == ["float32", "bfloat16"]
+    assert dtypes_to_try("cuda", native_bf16=True) == ["float32", "bfloat16", "float16"]
+    assert thread_counts(2, 0.0) == [1, 2]   # the show's policy (1 core kept for the display) and all
+    assert thread_counts(1, 0.0) == [1]
+
+
+def test_display_figures_need_a_display(monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    assert "dummy" in display_available()
+
+
+def test_bench_reports_every_configuration_and_the_engine_against_the_best(one_thread, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # keep the test frugal on a shared machine
+    r = bench(["tiny"], random_weights=True, device="cpu", seconds=1.0, compile_mode="off", display=False,
+              midi=False)
+    assert r["machine"]["cores"] >= 1
+    m = r["models"][0]
+    configs = m["raw"]["configs"]
+    assert {c["batch"] for c in configs} == {1, 2, 4}
+    best = m["raw"]["best"]
+    assert best["fps"] == max(c["fps"] for c in configs)
+    eng = m["engine"]
+    assert eng["ratio"] == round(eng["engine_fps"] / best["fps"], 3)
+    assert eng["dtype"] == best["dtype"] and eng["threads"] == 1
+    assert m["engine_no_display"]["display_fps"] is None and m["engine_no_display"]["engine_fps"] > 0
+    assert sum(eng["batches_by_size"].values()) > 0
+    assert "display" not in m
+    assert os.environ["OMP_NUM_THREADS"] == "1"

@@ -1,0 +1,126 @@
+"""--compile: the tiny generator compiles, matches eager, reuses the cache on a second start, falls back.
+
+The two starts run in fresh processes (as two shows would), each with the
+same private cache; their times are printed for the report, never asserted.
+That test compiles twice (a minute or more on a busy 2-core machine), so it
+carries the ``compile`` marker: ``python -m pytest -m compile`` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from livegan.models import compiled
+from livegan.models.registry import load_generator
+
+START = textwrap.dedent("""
+    import json, time, sys
+    t0 = time.perf_counter()
+    import numpy as np, torch
+    torch.set_num_threads(1)
+    from torch._dynamo.utils import counters
+    from livegan.models.registry import load_generator
+    from livegan.models.compiled import compile_generator
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((1, gen.num_latents, 128)).astype(np.float32)
+    y = np.zeros((1, 1000), np.float32); y[0, 3] = 1
+    eager = gen.render(z, y, 0.7)
+    ok = compile_generator(gen, "on", batches=(1,), truncation=0.7)
+    t1 = time.perf_counter()
+    out = gen.render(z, y, 0.7)
+    zt, yt = torch.from_numpy(z), torch.from_numpy(y)
+    with torch.no_grad():
+        diff = float((gen.forward(zt, yt, 0.7) - type(gen).forward(gen, zt, yt, 0.7)).abs().max())
+    print(json.dumps({"ok": ok, "compile_s": t1 - t0, "max_abs_diff": diff,
+                      "pixels_off": int((out.astype(int) - eager.astype(int)).__abs__().max()),
+                      "hits": counters["inductor"]["fxgraph_cache_hit"],
+                      "misses": counters["inductor"]["fxgraph_cache_miss"]}))
+""")
+
+
+def _start(env) -> dict:
+    r = subprocess.run([sys.executable, "-c", START], env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.compile
+def test_tiny_generator_compiles_matches_eager_and_the_second_start_reuses_the_cache(tmp_path, capsys):
+    import os
+    env = dict(os.environ, LIVEGAN_CACHE=str(tmp_path), OMP_NUM_THREADS="1")
+    env.pop("TORCHINDUCTOR_CACHE_DIR", None)
+    first = _start(env)
+    second = _start(env)
+    assert first["ok"] and second["ok"]
+    assert first["max_abs_diff"] < 1e-4 and first["pixels_off"] <= 1
+    assert first["misses"] >= 1, first
+    assert second["hits"] >= 1 and second["misses"] == 0, second
+    assert any((tmp_path / "inductor").rglob("*")), "artefacts are in the livegan cache"
+    with capsys.disabled():
+        print(f"\ncompile: first start {first['compile_s']:.1f} s, second start {second['compile_s']:.1f} s "
+              f"(cache hits {second['hits']})")
+
+
+def test_a_failing_compile_falls_back_to_eager_with_one_line(monkeypatch, caplog, one_thread):
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+
+    def broken(*a, **k):
+        raise RuntimeError("InductorError: no working C++ compiler\nmore detail")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    lines: list[str] = []
+    assert compiled.compile_generator(gen, "on", warn=lines.append) is False
+    assert len(lines) == 1 and "running eager" in lines[0] and "no working C++ compiler" in lines[0]
+    assert "forward" not in gen.__dict__
+    z = np.zeros((1, gen.num_latents, 128), np.float32)
+    y = np.zeros((1, 1000), np.float32)
+    assert gen.render(z, y, 0.7).shape == (1, 32, 32, 3)
+
+
+def test_a_compiled_graph_that_fails_later_runs_eager(one_thread, caplog):
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    eager = type(gen).forward.__get__(gen)
+    fwd = compiled.CompiledForward(gen, eager)
+
+    def broken(*a, **k):
+        raise RuntimeError("kernel went away")
+
+    fwd.compiled = broken
+    z = torch.zeros((1, gen.num_latents, 128))
+    y = torch.zeros((1, 1000))
+    fwd.ready.add(fwd._key(z, 0.7))
+    with caplog.at_level(logging.WARNING):
+        out = fwd(z, y, 0.7)
+    assert torch.equal(out, eager(z, y, 0.7)) and fwd.failed
+    assert "running eager" in caplog.text
+    # Shapes never warmed up go straight to eager (no compile on stage).
+    fwd.failed = False
+    assert torch.equal(fwd(torch.zeros((2, gen.num_latents, 128)), torch.zeros((2, 1000)), 0.7),
+                       eager(torch.zeros((2, gen.num_latents, 128)), torch.zeros((2, 1000)), 0.7))
+
+
+def test_auto_compiles_only_where_the_bench_measured_a_gain(monkeypatch, one_thread, tmp_path):
+    monkeypatch.setenv("LIVEGAN_CACHE", str(tmp_path))  # its records must not reach other tests' shows
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    called = []
+    monkeypatch.setattr(compiled, "CompiledForward", lambda *a: called.append(a) or (_ for _ in ()).throw(
+        RuntimeError("would compile")))
+    assert compiled.compile_generator(gen, "auto", warn=lambda m: None) is False and not called  # never measured
+    compiled.save_record(gen, eager_fps=10.0, compiled_fps=10.4)
+    assert compiled.compile_pays(gen) is False
+    assert compiled.compile_generator(gen, "auto", warn=lambda m: None) is False and not called
+    compiled.save_record(gen, eager_fps=10.0, compiled_fps=12.0)
+    assert compiled.compile_pays(gen) is True
+    assert compiled.compile_generator(gen, "auto", warn=lambda m: None) is False and called  # tried, failed
+    assert compiled.compile_generator(gen, "off") is False
+    with pytest.raises(ValueError, match="compile must be one of"):
+        compiled.compile_generator(gen, "maybe")

@@ -1,0 +1,53 @@
+"""The torch thread policy: a pure function of cores, load and the cores a role keeps for itself."""
+
+import pytest
+
+from livegan import threads
+from livegan.threads import choose_threads
+
+
+def test_an_idle_machine_gives_torch_every_core_but_the_reserved():
+    assert choose_threads(2, 0.0).threads == 2
+    assert choose_threads(2, 0.0, reserved=1).threads == 1
+    assert choose_threads(16, 0.3, reserved=1).threads == 15
+    assert "kept for the display" in choose_threads(8, 0.0, reserved=1).reason
+
+
+def test_a_busy_machine_gives_torch_only_the_idle_cores():
+    assert choose_threads(2, 4.0).threads == 1                  # four other jobs on two cores: one thread
+    assert choose_threads(8, 3.0).threads == 5
+    assert choose_threads(8, 3.0, reserved=1).threads == 4
+    assert choose_threads(8, 7.6, reserved=1).threads == 1
+    assert "busy" in choose_threads(8, 6.0).reason
+    assert choose_threads(8, 3.4).threads == 5 and choose_threads(8, 3.6).threads == 4  # rounded
+
+
+def test_own_work_is_not_counted_as_someone_elses():
+    assert choose_threads(4, 2.0, own_busy=2.0).threads == 4
+    assert choose_threads(4, 2.0, own_busy=1.0).threads == 3
+
+
+def test_never_fewer_than_one_thread_and_never_a_negative_reserve():
+    assert choose_threads(1, 0.0, reserved=1).threads == 1
+    assert choose_threads(1, 50.0).threads == 1
+    assert choose_threads(0, 0.0).threads == 1
+    assert choose_threads(4, -1.0, reserved=-2).threads == 4
+
+
+def test_apply_reads_the_machine_and_an_explicit_count_wins(monkeypatch):
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    monkeypatch.setattr(threads, "machine_load", lambda: 2.2)
+    try:
+        c = threads.apply_thread_policy("show")
+        assert c.threads == 1 and torch.get_num_threads() == 1   # 4 cores - 2 busy - 1 for the display
+        c = threads.apply_thread_policy("prep")
+        assert c.threads == 2 and torch.get_num_threads() == 2
+        assert threads.apply_thread_policy("prep", threads=3).threads == 3
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        c = threads.apply_thread_policy("prep")
+        assert c.threads == 1 and "OMP_NUM_THREADS" in c.reason
+    finally:
+        torch.set_num_threads(before)
