@@ -322,3 +322,28 @@ def test_a_hung_generator_is_restarted_by_the_watchdog_within_a_second():
         worker.stop()
     assert worker.stats.restarts == 1
 
+
+def test_a_slow_first_render_is_not_taken_for_a_hang():
+    """Before any batch finished there is no batch time to judge by: a generator slower than the hang
+    limit (biggan-deep-512 on a CPU) was restarted every second and never showed a picture."""
+    director = make_director()
+    fake = FakeRenderer(director)
+    release = threading.Event()
+    started = threading.Event()
+    fake.hook = lambda n: (started.set(), release.wait(30)) if n == 0 else None
+    timer = ManualClock(0.0)
+    worker = RenderWorker(director, fake, ManualClock(0.0), hang_seconds=1.0, timer=timer.now)
+    try:
+        worker.start()
+        assert wait_for(started.is_set)
+        timer.advance(5.0)                      # a slow first frame, not a hang
+        assert not worker.watchdog() and worker.hang_limit() == 30.0
+        timer.advance(26.0)                     # past the first-render limit: restarted ...
+        assert worker.watchdog() and worker.stats.restarts == 1
+        assert worker.hang_limit() == 60.0      # ... and the next try gets twice as long
+        release.set()
+        assert wait_for(lambda: worker.stats.batches >= 1)
+        assert worker.hang_limit() == 1.0       # a batch finished: back to the measured limit
+    finally:
+        release.set()
+        worker.stop()

@@ -87,6 +87,12 @@ class RenderWorker:
         self.batch_tolerance = batch_tolerance      # a bigger batch must be this much faster per frame
         self.max_batch_seconds = max_batch_seconds  # cue latency budget for one batch
         self.hang_seconds = hang_seconds
+        # Before any batch has finished there is no measured batch time to judge a hang by, and a first
+        # render also warms kernels up: a slow generator (biggan-deep-512 on a CPU: seconds a frame) was
+        # restarted every second forever and never showed a picture. So the first batch gets this long,
+        # and every restart in a row without a finished batch doubles the limit.
+        self.first_hang_seconds = max(hang_seconds, 30.0)
+        self._restarts_in_row = 0
         self.on_oom = on_oom
         self.stats = WorkerStats()
         self._frames: deque[RenderedFrame] = deque(maxlen=64)
@@ -123,16 +129,21 @@ class RenderWorker:
     def watchdog(self) -> bool:
         """Called by the show loop each frame: restart a worker stuck in one render. True if restarted."""
         busy = self._busy_since
-        limit = max(self.hang_seconds, 4.0 * self.stats.batch_seconds)
-        if busy is None or self.timer() - busy < limit:
+        if busy is None or self.timer() - busy < self.hang_limit():
             return False
         log.error("render worker stuck for %.1f s in the generator; restarting it (the show goes on)",
                   self.timer() - busy)
         self.stats.restarts += 1
+        self._restarts_in_row += 1
         self._busy_since = None
         self._last_t = None
         self.start()  # the old thread is abandoned: its generation no longer matches
         return True
+
+    def hang_limit(self) -> float:
+        """Seconds one render may take before the watchdog calls it hung (see ``first_hang_seconds``)."""
+        base = max(self.hang_seconds, 4.0 * self.stats.batch_seconds) if self.stats.batches else self.first_hang_seconds
+        return base * 2.0 ** min(self._restarts_in_row, 6)
 
     # -- display side --------------------------------------------------------
     def frame_at(self, t: float) -> np.ndarray | None:
@@ -266,6 +277,7 @@ class RenderWorker:
             self._busy_since = None
             self._rendering = None
             self._failing = 0
+            self._restarts_in_row = 0
             dt = self.timer() - t0
             s = self.stats
             s.batch_seconds = dt if s.batches == 0 else 0.8 * s.batch_seconds + 0.2 * dt
