@@ -28,7 +28,7 @@ from livegan.bake.runner import bake_setlist, clip_latents, song_clips  # noqa: 
 from livegan.engine.path import Drift  # noqa: E402
 from livegan.engine.state import plans_from_setlist  # noqa: E402
 from livegan.setlist import load_setlist  # noqa: E402
-from livegan.showbanks import ShowKeyframes  # noqa: E402
+from livegan.show.banks import ShowKeyframes  # noqa: E402
 
 
 def raw_seconds(gen, sl, banks: Path, songs: list[int], fps: float, loop: float, batch: int) -> tuple[int, float]:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=None)
     a = ap.parse_args(argv)
     from livegan.models.registry import load_generator, resolve_device
-    from livegan.session import auto_dtype
+    from livegan.show.session import auto_dtype
 
     dev = resolve_device(a.device)
     gen = load_generator(a.model, random_weights=True, device=dev, dtype=auto_dtype(dev) if a.dtype == "auto" else a.dtype)

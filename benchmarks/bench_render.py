@@ -26,7 +26,7 @@ from livegan.models.registry import load_generator  # noqa: E402
 from livegan.outputs.null import NullOutput  # noqa: E402
 from livegan.outputs.recorder import VideoRecorder  # noqa: E402
 from livegan.render import RenderJob, render_frames  # noqa: E402
-from livegan.session import auto_dtype  # noqa: E402
+from livegan.show.session import auto_dtype  # noqa: E402
 from livegan.setlist import load_setlist  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ from livegan.bake.runner import bake_setlist  # noqa: E402
 from livegan.clock import MonotonicClock  # noqa: E402
 from livegan.models.registry import load_generator  # noqa: E402
 from livegan.outputs.null import NullOutput  # noqa: E402
-from livegan.session import ShowConfig, build_show, run_show  # noqa: E402
+from livegan.show.session import ShowConfig, build_show, run_show  # noqa: E402
 from livegan.setlist import load_setlist  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

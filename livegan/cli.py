@@ -253,7 +253,7 @@ def show(
     """Walk the latent space live, advancing on keys, MIDI, audio onsets or a cue file."""
     from .models.compiled import COMPILE_MODES
     from .outputs.window import ACCEL_MODES
-    from .session import ShowConfig, build_show, run_show
+    from .show.session import ShowConfig, build_show, run_show
 
     check_choice("--accel", accel, ACCEL_MODES)
     check_choice("--compile", compile_mode, COMPILE_MODES)
@@ -319,7 +319,7 @@ def demo(
 ) -> None:
     """Prep the demo setlist (offline stand-ins when real weights can't be had) and rehearse it."""
     import os
-    from .session import ShowConfig, build_show, run_show
+    from .show.session import ShowConfig, build_show, run_show
     from .setlist import load_setlist
     from .prep.runner import prep_setlist
 

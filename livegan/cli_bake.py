@@ -55,7 +55,7 @@ def bake(
 ) -> None:
     """Render every transition and idle loop to video clips next to the banks (for `show --baked`)."""
     from .bank import default_banks
-    from .session import ShowConfig, load_show_generator
+    from .show.session import ShowConfig, load_show_generator
     from .setlist import load_setlist
 
     sl = load_setlist(setlist)

@@ -48,7 +48,7 @@ def render(
     from .errors import ConfigError
     from .render import RenderJob, audio_cues, check_output, render_frames
     from .bank import bank_path, default_banks
-    from .session import ShowConfig, load_show_generator
+    from .show.session import ShowConfig, load_show_generator
     from .setlist import load_setlist
 
     if (output is None) == (frames is None):

@@ -23,7 +23,7 @@ from .engine.director import Director, FrameSpec
 from .engine.state import Position, plans_from_setlist
 from .errors import ConfigError, LiveganError, NonFiniteFrames, Where
 from .setlist import Setlist
-from .showbanks import ShowKeyframes
+from .show.banks import ShowKeyframes
 from .triggers.events import Cue
 
 log = logging.getLogger(__name__)

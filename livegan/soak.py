@@ -252,7 +252,7 @@ def run_soak(minutes: float = 10.0, speed: float = 30.0, seed: int = 0, *, fps: 
     time depends on its speed and load, the counts a test needs do not.
     """
     from .outputs.null import NullOutput
-    from .session import ShowConfig, build_show
+    from .show.session import ShowConfig, build_show
 
     rng = random.Random(seed)
     seconds = 60.0 * minutes
@@ -320,7 +320,7 @@ def run_soak(minutes: float = 10.0, speed: float = 30.0, seed: int = 0, *, fps: 
                     progress(f"t={t:7.1f}s fault {kind}")
 
         th = threading.Thread(target=chaos, name="livegan-soak-chaos", daemon=True)
-        from .session import run_show
+        from .show.session import run_show
 
         t_real = time.monotonic()
         need = {"frames": 1, **(at_least or {})}  # a soak that showed nothing proves nothing

@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from banktools import SETLIST, write_banks  # noqa: E402
 
-from livegan.session import ShowConfig, build_show, run_show  # noqa: E402
+from livegan.show.session import ShowConfig, build_show, run_show  # noqa: E402
 
 
 def main(out_dir: str, outputs: list[str]) -> None:

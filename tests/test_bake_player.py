@@ -25,7 +25,7 @@ from livegan.engine.path import Drift, Keyframe
 from livegan.engine.state import plans_from_setlist
 from livegan.engine.worker import RenderWorker
 from livegan.setlist import load_setlist
-from livegan.showbanks import ShowKeyframes
+from livegan.show.banks import ShowKeyframes
 from livegan.soak import FaultyGenerator
 from livegan.triggers.events import Cue
 

@@ -21,7 +21,7 @@ from livegan.cli import main
 from livegan.engine.worker import RenderWorker
 from livegan.errors import ModelError
 from livegan.outputs.null import NullOutput
-from livegan.session import ShowConfig, auto_dtype, build_show
+from livegan.show.session import ShowConfig, auto_dtype, build_show
 from livegan.triggers.events import Cue
 
 pytestmark = pytest.mark.usefixtures("one_thread")

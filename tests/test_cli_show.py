@@ -151,7 +151,7 @@ def test_demo_without_a_display_plays_headless_with_the_offline_banner(tmp_path:
     """The demo's flow with prep stubbed out (banks written directly) and the stand-in models."""
     import livegan.cli as cli_mod
     import livegan.prep.runner as runner
-    import livegan.session as session
+    import livegan.show.session as session
 
     def fake_prep(sl, out, gen, clip, **kw):
         write_banks(cli_mod.demo_setlist_path(), Path(out))

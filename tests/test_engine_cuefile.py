@@ -137,7 +137,7 @@ def test_show_warns_about_a_goto_beyond_the_song(tmp_path, monkeypatch):
     from banktools import SETLIST
     import textwrap
     from livegan.outputs.null import NullOutput
-    from livegan.session import ShowConfig, build_show
+    from livegan.show.session import ShowConfig, build_show
 
     sl = tmp_path / "sl.yaml"
     sl.write_text(textwrap.dedent(SETLIST).lstrip())

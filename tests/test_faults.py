@@ -31,11 +31,11 @@ import numpy as np
 import pytest
 
 import livegan.bank as bankmod
-import livegan.session as session
+import livegan.show.session as session
 from livegan.bank import Bank, SectionKeys, bank_path, load_bank, save_bank
 from livegan.errors import DeviceError
 from livegan.outputs.null import NullOutput
-from livegan.session import ShowConfig, build_show, run_show
+from livegan.show.session import ShowConfig, build_show, run_show
 from livegan.soak import FaultyGenerator, FloodSource, FlakyCueSource
 from livegan.triggers.audio import AudioInputSource
 from livegan.triggers.base import TriggerSource

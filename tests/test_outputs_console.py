@@ -16,7 +16,7 @@ from livegan.clock import ManualClock
 from livegan.outputs.console import ConsoleOutput, plan_layout
 from livegan.outputs.fanout import FanOut
 from livegan.outputs.null import NullOutput
-from livegan.session import ShowConfig, build_show, run_show
+from livegan.show.session import ShowConfig, build_show, run_show
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")

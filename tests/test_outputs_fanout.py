@@ -20,7 +20,7 @@ from livegan.clock import ManualClock
 from livegan.outputs.base import Output
 from livegan.outputs.fanout import FanOut, LatestFrame, OutputThread, fit_frame
 from livegan.outputs.null import NullOutput
-from livegan.session import ShowConfig, build_show, make_output, run_show
+from livegan.show.session import ShowConfig, build_show, make_output, run_show
 
 
 def wait_for(cond, limit: float = 120.0) -> bool:

@@ -22,7 +22,7 @@ from livegan.cli import main
 from livegan.outputs.recorder import FramesRecorder, VideoRecorder, read_video_frames
 from livegan.render import RenderJob, plan_batches, render_frames
 from livegan.setlist import load_setlist
-from livegan.showbanks import ShowKeyframes
+from livegan.show.banks import ShowKeyframes
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: see conftest
 

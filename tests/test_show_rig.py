@@ -14,7 +14,7 @@ from banktools import SETLIST, write_banks
 from livegan.clock import ManualClock, MonotonicClock
 from livegan.engine.state import Position
 from livegan.outputs.null import NullOutput
-from livegan.session import ShowConfig, build_show, run_show
+from livegan.show.session import ShowConfig, build_show, run_show
 from livegan.triggers.events import Cue, Tempo
 from livegan.triggers.osc import OscInput
 

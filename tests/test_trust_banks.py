@@ -24,9 +24,9 @@ from livegan.engine.state import Position
 from livegan.engine.statefile import relocate
 from livegan.errors import BankError
 from livegan.outputs.null import NullOutput
-from livegan.session import STATE_FILE, ShowConfig, build_show, run_show
+from livegan.show.session import STATE_FILE, ShowConfig, build_show, run_show
 from livegan.setlist import load_setlist
-from livegan.showbanks import ShowKeyframes, find_bank_generator
+from livegan.show.banks import ShowKeyframes, find_bank_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -2,7 +2,7 @@
 
 :class:`BakedPlayer` has the interface the show loop uses from the render
 worker (``start``, ``stop``, ``watchdog``, ``frame_at``, ``prune``, ``stats``),
-so :class:`livegan.app.Show` runs it unchanged. It follows the director's
+so :class:`livegan.show.loop.Show` runs it unchanged. It follows the director's
 state, leg by leg:
 
 - a ``next`` within a song plays the baked transition from the current

@@ -27,7 +27,7 @@ from ..engine.path import Drift, Keyframe
 from ..engine.state import SongPlan, plans_from_setlist
 from ..errors import BankError, NonFiniteFrames
 from ..setlist import Setlist
-from ..showbanks import ShowKeyframes
+from ..show.banks import ShowKeyframes
 from .clips import (BAKE_FORMAT, LOOP_SECONDS, ClipSpec, DriftSettings, clip_key, idle_latents, loop_frames,
                     transition_frames, transition_latents)
 from .codec import ClipWriter

@@ -1,4 +1,4 @@
-"""Choosing and building the show's picture source when baked clips exist (used by livegan.session).
+"""Choosing and building the show's picture source when baked clips exist (used by livegan.show.session).
 
 - ``--baked`` (or ``--rehearse`` on a machine without CUDA/MPS when a bake
   exists): no generator is loaded at all; a :class:`BakedPlayer` plays the

@@ -13,21 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .app import Show, ShowOptions
-from .clock import Clock, MonotonicClock
-from .bank import default_banks
-from .engine.director import Director
-from .engine.state import plans_from_setlist
-from .engine.statefile import StateSaver, load_state, relocate, resume_state
-from .engine.worker import RenderWorker
-from .errors import LiveganError
-from .outputs.base import Output
-from .setlist import Setlist, load_setlist
-from .showbanks import ShowKeyframes, find_bank_generator
-from .showlearn import ShowLearn
-from .triggers.base import TriggerSource
-from .triggers.events import EventQueue
-from .triggers.midi import MidiInput
+from .loop import Show, ShowOptions
+from ..clock import Clock, MonotonicClock
+from ..bank import default_banks
+from ..engine.director import Director
+from ..engine.state import plans_from_setlist
+from ..engine.statefile import StateSaver, load_state, relocate, resume_state
+from ..engine.worker import RenderWorker
+from ..errors import LiveganError
+from ..outputs.base import Output
+from ..setlist import Setlist, load_setlist
+from .banks import ShowKeyframes, find_bank_generator
+from .learn import ShowLearn
+from ..triggers.base import TriggerSource
+from ..triggers.events import EventQueue
+from ..triggers.midi import MidiInput
 
 log = logging.getLogger(__name__)
 STATE_FILE = ".show-state.json"
@@ -96,7 +96,7 @@ def load_show_generator(cfg: ShowConfig, sl: Setlist, banks: Path, notice: Calla
     No single bank decides: one with bad or foreign generator metadata is that
     song's problem (a warning and a class-hint walk), never the show's.
     """
-    from .models.registry import generator_from_id, load_generator, resolve_device
+    from ..models.registry import generator_from_id, load_generator, resolve_device
 
     device = resolve_device(cfg.device)
     dtype = auto_dtype(device) if cfg.dtype == "auto" else cfg.dtype
@@ -120,25 +120,25 @@ def load_show_generator(cfg: ShowConfig, sl: Setlist, banks: Path, notice: Calla
 def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock) -> list[TriggerSource]:
     sources: list[TriggerSource] = []
     if cfg.cues:
-        from .engine.cuefile import ScriptedCueSource
+        from ..engine.cuefile import ScriptedCueSource
         sources.append(ScriptedCueSource.from_file(cfg.cues, events, clock, start=clock.now()))
     if cfg.midi is not None:
-        from .triggers.midi_map import load_midi_preset
+        from ..triggers.midi_map import load_midi_preset
         sources.append(MidiInput(events, clock, port=cfg.midi or None, preset=load_midi_preset(cfg.midi_map),
                                  midi_clock=cfg.clock is None))
     if cfg.clock is not None:
         sources.append(MidiInput(events, clock, port=cfg.clock or None, clock_only=True))
     if cfg.osc is not None:
-        from .triggers.osc import OscInput
-        from .triggers.osc_map import load_osc_preset
+        from ..triggers.osc import OscInput
+        from ..triggers.osc_map import load_osc_preset
         sources.append(OscInput(events, clock, cfg.osc, host=cfg.osc_host,
                                 preset=load_osc_preset(cfg.osc_map) if cfg.osc_map else None))
     if cfg.link:
-        from .triggers.link import LinkSource
+        from ..triggers.link import LinkSource
         sources.append(LinkSource(events, clock))
     if cfg.audio is not None or cfg.audio_file:
-        from .audio.settings import SongOnsets, load_onset_settings
-        from .triggers.audio import AudioFileSource, AudioInputSource
+        from ..audio.settings import SongOnsets, load_onset_settings
+        from ..triggers.audio import AudioFileSource, AudioInputSource
         settings = load_onset_settings(cfg.audio_preset)
         first = SongOnsets.model_validate(sl.songs[0].onsets or {})
         if cfg.audio_file:
@@ -152,9 +152,9 @@ def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock)
 
 def make_window(cfg: ShowConfig) -> Output:
     if cfg.headless:
-        from .outputs.null import NullOutput
+        from ..outputs.null import NullOutput
         return NullOutput()
-    from .outputs.window import WindowOutput
+    from ..outputs.window import WindowOutput
     if cfg.rehearse:
         return WindowOutput(display=cfg.display, windowed=True, size=(960, 540), title="livegan (rehearsal)",
                             accel=cfg.accel)
@@ -163,18 +163,18 @@ def make_window(cfg: ShowConfig) -> Output:
 
 def make_output(cfg: ShowConfig) -> Output:
     """The window alone (the default), or a FanOut of window, console and every other --output."""
-    from .outputs.kinds import parse_outputs
+    from ..outputs.kinds import parse_outputs
 
     specs = parse_outputs(cfg.outputs)
     sinks_specs = [s for s in specs if s.kind != "window"]
     if not sinks_specs and not cfg.console:
         return make_window(cfg)
-    from .outputs.fanout import FanOut
-    from .outputs.sinks import make_sink
+    from ..outputs.fanout import FanOut
+    from ..outputs.sinks import make_sink
 
     console = None
     if cfg.console and not cfg.headless:
-        from .outputs.console import make_console
+        from ..outputs.console import make_console
         console = make_console(cfg)  # first: it places the show window (projector, or tiled beside it)
     direct = [make_window(cfg)] if any(s.kind == "window" for s in specs) else []
     overlays = [console is None] * len(direct)  # with a console the projector never shows the overlay
@@ -190,16 +190,16 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     clock = clock or MonotonicClock()
     sl = load_setlist(cfg.setlist)
     banks = cfg.banks or default_banks(cfg.setlist)
-    from .threads import apply_thread_policy
+    from ..threads import apply_thread_policy
     apply_thread_policy("show", cfg.threads)  # the display loop keeps a core; a busy machine gets fewer
-    from .bake.wiring import baked_generator, picture_source, wants_baked
+    from ..bake.wiring import baked_generator, picture_source, wants_baked
     if wants_baked(cfg.baked, cfg.rehearse, banks):
         gen = None  # baked clips only: no generator to load (a laptop starts in a second)
         gid, layers = baked_generator(banks)
     else:
         gen = load_show_generator(cfg, sl, banks, lambda m: (cfg.notices.append(m), notice(m)))
         if cfg.compile != "off":
-            from .models.compiled import compile_generator
+            from ..models.compiled import compile_generator
             compile_generator(gen, cfg.compile, batches=(1,) if gen.device.type == "cpu" else tuple(
                 range(1, cfg.max_batch + 1)), truncation=sl.defaults.truncation, warn=notice)
         gid, layers = {"name": gen.id.name, "weights": gen.id.weights}, gen.num_latents
@@ -225,9 +225,9 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     live = None if gen is None else RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
                                                  on_oom=lambda e: _cpu_fallback(gen, notice))
     if live is not None and hasattr(gen, "model"):  # a BigGAN Generator: a cue interrupts the batch in flight
-        from .models.interrupt import make_interruptible
+        from ..models.interrupt import make_interruptible
         make_interruptible(gen, live.should_stop)
-    from .bake.clips import DriftSettings
+    from ..bake.clips import DriftSettings
     worker = picture_source(live, director, sl, banks, keyframes, plans, DriftSettings(cfg.drift, cfg.drift_speed),
                             clock, lambda m: (cfg.notices.append(m), notice(m)))
     out = output or make_output(cfg)
@@ -248,7 +248,7 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
         worker.on_switch = lambda m: (notice(m), show.warn(m))
     for w in keyframes.warnings:
         show.warn(w)
-    from .engine.cuefile import ScriptedCueSource, ignored_gotos
+    from ..engine.cuefile import ScriptedCueSource, ignored_gotos
     for src in sources:
         if cfg.cues and isinstance(src, ScriptedCueSource):  # the cue file: say now which gotos can't land
             for w in ignored_gotos(src.cues, plans, str(cfg.cues), start=director.position):
@@ -262,12 +262,12 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     show.saver = saver  # closed by run_show
     show.feedback = None
     if cfg.link:  # a tap or an OSC tempo proposes the Link session's tempo
-        from .triggers.link import LinkProposer, LinkSource
+        from ..triggers.link import LinkProposer, LinkSource
         for src in sources:
             if isinstance(src, LinkSource):
                 show.on_tick.append(LinkProposer(src, director.state.tempo_board).tick)
     if cfg.osc_send:
-        from .outputs.osc_feedback import OscFeedback
+        from ..outputs.osc_feedback import OscFeedback
         show.feedback = OscFeedback(cfg.osc_send, director.info, opts.lyrics)
         show.on_tick.append(show.feedback.tick)
     show.generator = gen
@@ -277,7 +277,7 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
 def _song_changed(sl: Setlist, sources: list[TriggerSource], song: int) -> None:
     for src in sources:
         if hasattr(src, "set_song_onsets"):
-            from .audio.settings import SongOnsets
+            from ..audio.settings import SongOnsets
             src.set_song_onsets(SongOnsets.model_validate(sl.songs[song].onsets or {}))
 
 
@@ -319,7 +319,7 @@ def _anchor_scripted_cues(show: Show) -> None:
     file anchored at build time would run early by that long (cues due in the
     gap all fire at once as the show starts, and ``--seconds`` cuts the end).
     """
-    from .engine.cuefile import ScriptedCueSource
+    from ..engine.cuefile import ScriptedCueSource
 
     now = show.clock.now()
     for src in show.sources:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from livegan.clock import ManualClock
-from livegan.showlearn import ShowLearn
+from livegan.show.learn import ShowLearn
 from livegan.triggers.events import Cue, EventQueue
 from livegan.triggers.keyboard import Action
 from livegan.triggers.midi import FakeMidiBackend, MidiInput

@@ -21,9 +21,9 @@ from livegan.bank import bank_path
 from livegan.clock import ManualClock
 from livegan.engine.state import Position
 from livegan.outputs.null import NullOutput
-from livegan.session import STATE_FILE, ShowConfig, build_show, run_show
+from livegan.show.session import STATE_FILE, ShowConfig, build_show, run_show
 from livegan.setlist import load_setlist
-from livegan.showbanks import fallback_keyframe
+from livegan.show.banks import fallback_keyframe
 from livegan.triggers.events import Cue
 from showclock import PacedClock, warm_up
 

@@ -16,7 +16,7 @@ from banktools import LAYERS, TINY, write_banks
 
 from livegan.bank import bank_path
 from livegan.setlist import load_setlist
-from livegan.showbanks import ShowKeyframes, fallback_keyframe, find_bank_generator
+from livegan.show.banks import ShowKeyframes, fallback_keyframe, find_bank_generator
 
 
 SETLIST = """

@@ -17,13 +17,13 @@ from typing import Callable
 
 import numpy as np
 
-from .clock import Clock
-from .engine.director import Director
-from .engine.worker import RenderWorker
-from .outputs.base import Output
-from .triggers.base import TriggerSource
-from .triggers.events import Cue, EventQueue, Param, Tempo
-from .triggers.keyboard import Action, KeyMapper
+from ..clock import Clock
+from ..engine.director import Director
+from ..engine.worker import RenderWorker
+from ..outputs.base import Output
+from ..triggers.base import TriggerSource
+from ..triggers.events import Cue, EventQueue, Param, Tempo
+from ..triggers.keyboard import Action, KeyMapper
 
 log = logging.getLogger(__name__)
 BAD_FRAMES_WARN = 5  # more NaN frames than this is said in the overlay, the log and the summary

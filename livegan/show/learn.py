@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from .errors import LiveganError
-from .triggers.events import Cue
-from .triggers.keyboard import Action
-from .triggers.learn import OneShotLearner
+from ..errors import LiveganError
+from ..triggers.events import Cue
+from ..triggers.keyboard import Action
+from ..triggers.learn import OneShotLearner
 
 log = logging.getLogger(__name__)
 TIMEOUT = 15.0

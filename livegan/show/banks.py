@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .bank import Bank, bank_path, load_bank, same_generator
-from .engine.path import Keyframe
-from .errors import BankError
-from .models.imagenet import words_to_classes
-from .setlist import Setlist, section_seed
+from ..bank import Bank, bank_path, load_bank, same_generator
+from ..engine.path import Keyframe
+from ..errors import BankError
+from ..models.imagenet import words_to_classes
+from ..setlist import Setlist, section_seed
 
 log = logging.getLogger(__name__)
 
