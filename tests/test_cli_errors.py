@@ -42,7 +42,7 @@ def test_mistakes_are_usage_errors_with_exit_2(args: list[str], says: str) -> No
 
 
 def test_both_click_flavours_are_caught() -> None:
-    from livegan.cli import _click_exception_types
+    from livegan.cli.main import _click_exception_types
 
     usage, abort = _click_exception_types()
     import click

@@ -149,7 +149,7 @@ def test_help_lists_every_command_and_show_help_the_keys(capsys):
 def test_demo_without_a_display_plays_headless_with_the_offline_banner(tmp_path: Path, monkeypatch, capsys,
                                                                        tiny_gen):
     """The demo's flow with prep stubbed out (banks written directly) and the stand-in models."""
-    import livegan.cli as cli_mod
+    import livegan.cli.show as cli_mod  # where demo looks its helpers up
     import livegan.prep.runner as runner
     import livegan.show.session as session
 

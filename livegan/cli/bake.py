@@ -1,7 +1,7 @@
 """``livegan bake``: baked clips for rehearsal on any laptop and for the on-stage fallback.
 
-Registered on :data:`livegan.cli.app` when :mod:`livegan.cli` is imported
-(like :mod:`livegan.cli_tools`); ``livegan prep --bake`` calls :func:`run_bake`.
+Registered on the shared app (:mod:`livegan.cli.common`) when :mod:`livegan.cli` is imported;
+``livegan prep --bake`` calls :func:`run_bake`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .cli import (OPT_BANKS, OPT_DEVICE, OPT_DRIFT, OPT_DTYPE, OPT_MODEL_OVERRIDE, OPT_RANDOM_OVERRIDE,
+from .common import (OPT_BANKS, OPT_DEVICE, OPT_DRIFT, OPT_DTYPE, OPT_MODEL_OVERRIDE, OPT_RANDOM_OVERRIDE,
                   OPT_WEIGHTS_DIR, SETLIST, app, echo, notice)
 
 OPT_BAKE_FPS = typer.Option(30.0, "--fps", min=1, max=120, help="frame rate of the baked clips")
@@ -20,8 +20,8 @@ OPT_BAKE_FPS = typer.Option(30.0, "--fps", min=1, max=120, help="frame rate of t
 def run_bake(setlist: Path, sl, banks: Path, gen, *, fps: float, drift: float, songs=None, batch=None,
              loop_seconds: Optional[float] = None, quiet: bool = False) -> None:
     """Bake and print what was done (shared by `bake` and `prep --bake`)."""
-    from .bake.clips import LOOP_SECONDS
-    from .bake.runner import bake_setlist
+    from ..bake.clips import LOOP_SECONDS
+    from ..bake.runner import bake_setlist
 
     echo(f"bake {setlist} -> {banks / 'baked'}  (generator {gen.id.key()}, {gen.size}px, {fps:g} fps, "
          f"device {gen.device})", err=True)
@@ -54,9 +54,9 @@ def bake(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Render every transition and idle loop to video clips next to the banks (for `show --baked`)."""
-    from .bank import default_banks
-    from .show.session import ShowConfig, load_show_generator
-    from .setlist import load_setlist
+    from ..bank import default_banks
+    from ..show.session import ShowConfig, load_show_generator
+    from ..setlist import load_setlist
 
     sl = load_setlist(setlist)
     for w in sl.warnings:

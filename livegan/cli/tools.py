@@ -1,7 +1,7 @@
 """More ``livegan`` commands: render, bench, soak, onsets, devices, learn.
 
-Registered on :data:`livegan.cli.app` when :mod:`livegan.cli` is imported;
-kept apart so each file stays small. Heavy imports stay inside the commands.
+Registered on the shared app (:mod:`livegan.cli.common`) when :mod:`livegan.cli` is
+imported. Heavy imports stay inside the commands.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from .cli import (OPT_BANKS, OPT_COMPILE, OPT_DEVICE, OPT_DRIFT, OPT_DTYPE, OPT_MODEL_OVERRIDE,
+from .common import (OPT_BANKS, OPT_COMPILE, OPT_DEVICE, OPT_DRIFT, OPT_DTYPE, OPT_MODEL_OVERRIDE,
                   OPT_RANDOM_OVERRIDE, OPT_WEIGHTS_DIR, SETLIST, app, check_choice, echo, notice)
 
 
@@ -45,11 +45,11 @@ def render(
 ) -> None:
     """Render a music video offline: a cue file or an audio file in, mp4 (or PNG frames) out."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    from .errors import ConfigError
-    from .render import RenderJob, audio_cues, check_output, render_frames
-    from .bank import bank_path, default_banks
-    from .show.session import ShowConfig, load_show_generator
-    from .setlist import load_setlist
+    from ..errors import ConfigError
+    from ..render import RenderJob, audio_cues, check_output, render_frames
+    from ..bank import bank_path, default_banks
+    from ..show.session import ShowConfig, load_show_generator
+    from ..setlist import load_setlist
 
     if (output is None) == (frames is None):
         raise ConfigError("give exactly one of -o VIDEO.mp4 or --frames DIR")
@@ -59,13 +59,13 @@ def render(
     if output is not None:  # before any work: never clobber the setlist, the audio, a folder...
         check_output(output, [setlist, audio, cues, bank_path(banks, song), banks], force)
     else:
-        from .outputs.recorder import FramesRecorder
+        from ..outputs.recorder import FramesRecorder
         FramesRecorder(frames).check_target()
     sl = load_setlist(setlist)
     song_i = sl.song_index(song)
     cue_list = []
     if cues is not None:
-        from .engine.cuefile import parse_cue_file
+        from ..engine.cuefile import parse_cue_file
         cue_list = parse_cue_file(cues)
     length = seconds
     if audio is not None:
@@ -81,10 +81,10 @@ def render(
     job = RenderJob(song=song_i, seconds=length, fps=fps, size=size, captions=captions, batch=batch, drift=drift)
     n = int(round(length * fps))
     if frames is not None:
-        from .outputs.recorder import FramesRecorder
+        from ..outputs.recorder import FramesRecorder
         sink = FramesRecorder(frames)
     else:
-        from .outputs.recorder import VideoRecorder
+        from ..outputs.recorder import VideoRecorder
         sink = VideoRecorder(output, fps, audio=audio)
     with sink, Progress(TextColumn("render"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[rate]} fps"), TimeRemainingColumn(), transient=True) as bar:
@@ -101,7 +101,7 @@ def render(
     dt = time.perf_counter() - t0
     echo(f"wrote {frames or output}: {written} frames ({length:.1f} s at {fps:g} fps), {len(cue_list)} cues, "
          f"{written / dt:.1f} frames/s")
-    from .render import BAD_FRAMES_WARN
+    from ..render import BAD_FRAMES_WARN
     if report["bad_frames"] > BAD_FRAMES_WARN:
         notice(f"{report['bad_frames']} of {written} frames were bad (NaN) and hold the frame before them")
     for w in report.get("warnings", []):
@@ -130,14 +130,14 @@ def bench(
     Also measures whether --compile pays here, and remembers it for `--compile auto`.
     """
     if outputs is not None:
-        from .outputs.bench import bench_outputs
-        from .outputs.kinds import parse_size
+        from ..outputs.bench import bench_outputs
+        from ..outputs.kinds import parse_size
         echo(json.dumps(bench_outputs([k.strip() for k in outputs.split(",") if k.strip()],
                                       size=parse_size(output_size), seconds=seconds), indent=2))
         return
     from . import bench_display
-    from .bench import bench as run_bench
-    from .models.compiled import COMPILE_MODES
+    from ..bench import bench as run_bench
+    from ..models.compiled import COMPILE_MODES
 
     check_choice("--compile", compile_mode, COMPILE_MODES)
     if screenshots is not None:
@@ -155,7 +155,7 @@ def soak(
     fault_every: float = typer.Option(4.0, "--fault-every", min=0.1, help="mean show seconds between faults"),
 ) -> None:
     """Soak the live engine with random cues and faults (tiny model); print a JSON report."""
-    from .soak import run_soak
+    from ..soak import run_soak
 
     r = run_soak(minutes, speed, seed, fault_every=fault_every)
     echo(json.dumps(r, indent=1))
@@ -171,8 +171,8 @@ def onsets(
     preset: Optional[str] = typer.Option(None, "--preset", help="onset preset name (presets/audio) or YAML file"),
 ) -> None:
     """Detected onset times in seconds, one per line (the live detector, run over a file)."""
-    from .audio.onset import detect_file, format_onsets
-    from .audio.settings import load_onset_settings
+    from ..audio.onset import detect_file, format_onsets
+    from ..audio.settings import load_onset_settings
 
     echo(format_onsets(detect_file(file, load_onset_settings(preset)), as_json))
 
@@ -180,7 +180,7 @@ def onsets(
 @app.command()
 def devices() -> None:
     """List MIDI inputs, audio inputs, displays and the GPU."""
-    from .devices import format_devices, list_devices
+    from ..devices import format_devices, list_devices
 
     echo(format_devices(list_devices()))
 
@@ -193,8 +193,8 @@ def learn(
 ) -> None:
     """MIDI learn: press the control for each action in turn (Enter skips); writes a preset."""
     import select
-    from .triggers.learn import run_learn, write_preset
-    from .triggers.midi import open_raw
+    from ..triggers.learn import run_learn, write_preset
+    from ..triggers.midi import open_raw
 
     def ask_skip() -> bool:
         if not sys.stdin or not sys.stdin.isatty():
@@ -205,8 +205,8 @@ def learn(
             return True
         return False
 
-    from .errors import DeviceError
-    from .triggers.midi import MidiUnavailable
+    from ..errors import DeviceError
+    from ..triggers.midi import MidiUnavailable
     try:
         tap, handle = open_raw(midi or None)
     except MidiUnavailable as e:  # learn can't run without MIDI: say that, not "running without MIDI"

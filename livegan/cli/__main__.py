@@ -1,0 +1,5 @@
+"""``python -m livegan.cli``: the same entry point as the installed ``livegan`` command."""
+
+from . import main
+
+main()
