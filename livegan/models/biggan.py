@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 from pytorch_pretrained_biggan.model import GenBlock
 
-from ..errors import NonFiniteFrames
+from ..errors import NonFiniteFrames, RenderInterrupted
 
 Z_DIM = 128
 NUM_CLASSES = 1000
@@ -135,6 +135,11 @@ class Generator:
         self.size: int = cfg.output_dim
         self.num_latents: int = len(cfg.layers) + 1
         self._blocks = list(model.generator.layers)
+        # Asked before every block (and the final conv): True gives the render up (RenderInterrupted),
+        # so a cue need not wait for a stale batch to finish (models/interrupt.py sets it). Checked in
+        # this forward because its BigGAN blocks run through gen_block(), not the modules' __call__,
+        # where forward hooks would fire.
+        self.should_stop = None
 
     @property
     def name(self) -> str:
@@ -165,16 +170,22 @@ class Generator:
         x = x.view(-1, 4, 4, 16 * gen.config.channel_width).permute(0, 3, 1, 2).contiguous()
         k = 1
         for layer in self._blocks:
+            self._check_stop()
             if isinstance(layer, GenBlock):
                 x = gen_block(layer, x, cond[:, k], truncation)
                 k += 1
             else:
                 x = layer(x)
         x = gen.relu(batch_norm(gen.bn, x, truncation))
+        self._check_stop()
         x = gen.conv_to_rgb(x)[:, :3]
         return torch.tanh(x)                                 # (B, 3, S, S)
 
     __call__ = forward
+
+    def _check_stop(self) -> None:
+        if self.should_stop is not None and not torch.compiler.is_compiling() and self.should_stop():
+            raise RenderInterrupted()
 
     @torch.no_grad()
     def render(self, z: np.ndarray, y: np.ndarray, truncation: float) -> np.ndarray:

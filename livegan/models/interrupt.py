@@ -7,9 +7,10 @@ were made stale by a cue. The cue then waits for at most one block (~1/12 of
 a frame at 128 px) before its own frame starts, instead of the rest of the
 batch: cue -> first frame drops from up to two frame times to about one.
 
-Hooks, not an edit of the model's forward: the generator code stays as it
-is, and under ``torch.compile`` the hook is a no-op (compiled graphs run
-whole).
+livegan's own Generator asks its ``should_stop`` before every block (its
+blocks run through ``gen_block``, so module hooks would never fire there);
+any other model gets forward pre-hooks on its generator's blocks. Under
+``torch.compile`` neither check runs (compiled graphs run whole).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from ..errors import RenderInterrupted
 
 
 def make_interruptible(gen: Any, should_stop: Callable[[], bool]) -> Callable[[], None]:
-    """Hook ``gen``'s generator blocks to ``should_stop``; returns a function that removes the hooks."""
+    """Ask ``should_stop`` before each of ``gen``'s generator blocks; returns a function that undoes it."""
+    if hasattr(gen, "should_stop"):  # livegan's Generator: checked in its own forward
+        gen.should_stop = should_stop
+
+        def unset() -> None:
+            gen.should_stop = None
+        return unset
 
     def check(module: torch.nn.Module, args: Any) -> None:
         if torch.compiler.is_compiling():
