@@ -329,17 +329,23 @@ def test_a_slow_first_render_is_not_taken_for_a_hang():
     director = make_director()
     fake = FakeRenderer(director)
     release = threading.Event()
-    started = threading.Event()
-    fake.hook = lambda n: (started.set(), release.wait(30)) if n == 0 else None
+    started = [threading.Event(), threading.Event()]  # the first call, and the restarted thread's first
+
+    def hook(n: int) -> None:
+        if n < 2:
+            started[n].set()
+            release.wait(30)
+    fake.hook = hook
     timer = ManualClock(0.0)
     worker = RenderWorker(director, fake, ManualClock(0.0), hang_seconds=1.0, timer=timer.now)
     try:
         worker.start()
-        assert wait_for(started.is_set)
+        assert wait_for(started[0].is_set)
         timer.advance(5.0)                      # a slow first frame, not a hang
         assert not worker.watchdog() and worker.hang_limit() == 30.0
         timer.advance(26.0)                     # past the first-render limit: restarted ...
         assert worker.watchdog() and worker.stats.restarts == 1
+        assert wait_for(started[1].is_set)      # (the new thread is in its first render too)
         assert worker.hang_limit() == 60.0      # ... and the next try gets twice as long
         release.set()
         assert wait_for(lambda: worker.stats.batches >= 1)
