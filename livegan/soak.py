@@ -329,10 +329,11 @@ def run_soak(minutes: float = 10.0, speed: float = 30.0, seed: int = 0, *, fps: 
         unknown = set(need) - set(counts)
         if unknown:
             raise ValueError(f"at_least: unknown counts {sorted(unknown)} (known: {', '.join(counts)})")
-        t_start = clock.now()
+        started: list[float] = []  # show time of the loop's first frame (the summary counts from there)
 
         def enough(t: float) -> None:  # on_tick: the loop itself stays as it is
-            done = t - t_start >= seconds and all(counts[k]() >= n for k, n in need.items())
+            started[:] = started or [t]
+            done = t - started[0] >= seconds and all(counts[k]() >= n for k, n in need.items())
             if done or time.monotonic() - t_real > max_real_seconds:
                 show.quit = True
 
