@@ -229,10 +229,14 @@ def dead_pid() -> int:
 
 
 def test_importing_livegan_installs_no_signal_handlers() -> None:
-    code = ("import importlib, pkgutil, signal, livegan\n"
+    # Compared with what the process had before (under nohup SIGHUP starts ignored, not SIG_DFL).
+    code = ("import importlib, pkgutil, signal\n"
+            "before = [signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)]\n"
+            "import livegan\n"
             "for m in pkgutil.walk_packages(livegan.__path__, 'livegan.'):\n"
             "    importlib.import_module(m.name)\n"
-            "print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGHUP) is signal.SIG_DFL)")
+            "after = [signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)]\n"
+            "print(*(a is b for a, b in zip(after, before)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "SDL_VIDEODRIVER": "dummy"})
     assert out.stdout.split() == ["True", "True"], out.stderr[-800:]
