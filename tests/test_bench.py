@@ -43,3 +43,18 @@ def test_bench_reports_every_configuration_and_the_engine_against_the_best(one_t
     assert sum(eng["batches_by_size"].values()) > 0
     assert "display" not in m
     assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_bench_command_runs_through_the_cli(capsys, one_thread) -> None:
+    """`livegan bench` end to end through the CLI (the package move once broke its import of bench_display)."""
+    import json
+
+    from livegan.cli import main
+
+    try:
+        main(["bench", "--model", "tiny", "--random-weights", "--device", "cpu", "--seconds", "1",
+              "--no-display", "--compile", "off"])
+    except SystemExit as e:
+        assert e.code in (0, None), capsys.readouterr().err[-800:]
+    r = json.loads(capsys.readouterr().out)
+    assert {"machine", "models"} <= set(r)

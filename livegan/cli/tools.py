@@ -135,7 +135,7 @@ def bench(
         echo(json.dumps(bench_outputs([k.strip() for k in outputs.split(",") if k.strip()],
                                       size=parse_size(output_size), seconds=seconds), indent=2))
         return
-    from . import bench_display
+    from .. import bench_display
     from ..bench import bench as run_bench
     from ..models.compiled import COMPILE_MODES
 
