@@ -38,11 +38,14 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
     except SystemExit:
         raise
-    except OSError as e:  # disk full, read-only folder, permissions: the world, not a bug
-        typer.secho(f"error: {os_error_line(e)}", fg=typer.colors.RED, err=True)
-        sys.exit(EXIT_USER_ERROR)
-    except Exception as e:  # click's usage errors (from click itself or typer's bundled copy)
-        usage, abort = _click_exception_types()
+    except Exception as e:
+        if _stopped_by:  # the signal landed in code that turned it into another error (e.g. a C extension's
+            typer.echo("terminated", err=True)  # import gives ImportError): still a clean stop, no traceback
+            sys.exit(128 + _stopped_by[0])
+        if isinstance(e, OSError):  # disk full, read-only folder, permissions: the world, not a bug
+            typer.secho(f"error: {os_error_line(e)}", fg=typer.colors.RED, err=True)
+            sys.exit(EXIT_USER_ERROR)
+        usage, abort = _click_exception_types()  # click's usage errors (click itself or typer's bundled copy)
         if isinstance(e, usage):
             e.show()
             sys.exit(EXIT_USER_ERROR)
