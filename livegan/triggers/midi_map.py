@@ -169,16 +169,23 @@ def _near(word: str, options: Iterable[str]) -> str:
     return f"; did you mean '{near[0]}'?" if near else ""
 
 
-def parse_preset(data: Any, root: Any = None, name: str = "<preset>") -> MidiPreset:
-    """Validate a preset's plain data (``root``: the ruamel tree, for line numbers)."""
-    root = data if root is None else root
+def refuse_unknown_keys(model: type, data: Any, root: Any, name: str) -> None:
+    """A preset's unknown top-level key, with its position and a near spelling (MIDI and OSC presets).
+
+    A misspelt top-level key would otherwise surface as "'mappings' is required".
+    """
     if isinstance(data, dict):
-        # A misspelt top-level key would otherwise surface as "'mappings' is required".
-        allowed = list(MidiPreset.model_fields)
+        allowed = list(model.model_fields)
         for k in data:
             if k not in allowed:
                 raise ConfigError(f"unknown key '{k}'{_near(str(k), allowed)} (allowed: {', '.join(allowed)})",
                                   locate(root, (k,), name))
+
+
+def parse_preset(data: Any, root: Any = None, name: str = "<preset>") -> MidiPreset:
+    """Validate a preset's plain data (``root``: the ruamel tree, for line numbers)."""
+    root = data if root is None else root
+    refuse_unknown_keys(MidiPreset, data, root, name)
     preset = validate(MidiPreset, data, root, name)
     if not 0.0 <= preset.min_cue_interval <= 2.0:
         raise ConfigError(f"min_cue_interval must be in range 0..2 seconds, got {preset.min_cue_interval:g}",

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import ConfigError
 from ..yamlio import load_yaml, locate, to_plain, validate
 from .events import QUANTISE_MODES
-from .midi_map import _near, check_target, param_range
+from .midi_map import _near, check_target, param_range, refuse_unknown_keys
 from .osc_addresses import Target
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "presets" / "osc"
@@ -62,12 +62,7 @@ class OscPreset(BaseModel):
 def parse_osc_preset(data: Any, root: Any = None, name: str = "<osc preset>") -> OscPreset:
     """Validate a preset's plain data (``root``: the ruamel tree, for line numbers)."""
     root = data if root is None else root
-    if isinstance(data, dict):
-        allowed = list(OscPreset.model_fields)
-        for k in data:
-            if k not in allowed:
-                raise ConfigError(f"unknown key '{k}'{_near(str(k), allowed)} (allowed: {', '.join(allowed)})",
-                                  locate(root, (k,), name))
+    refuse_unknown_keys(OscPreset, data, root, name)
     preset = validate(OscPreset, data, root, name)
     if preset.quantise is not None and preset.quantise not in QUANTISE_MODES:
         raise ConfigError(f"quantise must be one of {', '.join(QUANTISE_MODES)}, got '{preset.quantise}'"
