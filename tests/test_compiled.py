@@ -40,7 +40,14 @@ START = textwrap.dedent("""
     zt, yt = torch.from_numpy(z), torch.from_numpy(y)
     with torch.no_grad():
         diff = float((gen.forward(zt, yt, 0.7) - type(gen).forward(gen, zt, yt, 0.7)).abs().max())
+    # A show makes the generator interruptible after compiling it: that must not be a guard
+    # failure (a recompile on stage, or eager for the rest of the show).
+    from livegan.models.interrupt import make_interruptible
+    from livegan.models.compiled import compiled_batches
+    make_interruptible(gen, lambda: False)
+    gen.render(z, y, 0.7)
     print(json.dumps({"ok": ok, "compile_s": t1 - t0, "max_abs_diff": diff,
+                      "compiled_after_interruptible": not gen.forward.failed, "batches": compiled_batches(gen),
                       "pixels_off": int((out.astype(int) - eager.astype(int)).__abs__().max()),
                       "hits": counters["inductor"]["fxgraph_cache_hit"],
                       "misses": counters["inductor"]["fxgraph_cache_miss"]}))
@@ -62,6 +69,7 @@ def test_tiny_generator_compiles_matches_eager_and_the_second_start_reuses_the_c
     second = _start(env)
     assert first["ok"] and second["ok"]
     assert first["max_abs_diff"] < 1e-4 and first["pixels_off"] <= 1
+    assert first["compiled_after_interruptible"] and first["batches"] == [1], first
     assert first["misses"] >= 1, first
     assert second["hits"] >= 1 and second["misses"] == 0, second
     assert any((tmp_path / "inductor").rglob("*")), "artefacts are in the livegan cache"

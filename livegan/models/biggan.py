@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -172,7 +173,7 @@ class Generator:
         for layer in self._blocks:
             self._check_stop()
             if isinstance(layer, GenBlock):
-                x = gen_block(layer, x, cond[:, k], truncation)
+                x = gen_block(layer, x, cond[:, k], truncation, self._check_stop)
                 k += 1
             else:
                 x = layer(x)
@@ -184,7 +185,9 @@ class Generator:
     __call__ = forward
 
     def _check_stop(self) -> None:
-        if self.should_stop is not None and not torch.compiler.is_compiling() and self.should_stop():
+        # is_compiling() first: torch.compile then never reads should_stop, so setting it after a
+        # compile (a show makes the generator interruptible) is no guard failure and no recompile.
+        if not torch.compiler.is_compiling() and self.should_stop is not None and self.should_stop():
             raise RenderInterrupted()
 
     @torch.no_grad()
@@ -230,15 +233,23 @@ def batch_norm(bn: torch.nn.Module, x: torch.Tensor, truncation: float,
     return F.batch_norm(x, mean, var, bn.weight, bn.bias, training=False, momentum=0.0, eps=bn.eps)
 
 
-def gen_block(block: GenBlock, x: torch.Tensor, cond: torch.Tensor, truncation: float) -> torch.Tensor:
-    """GenBlock's forward (pytorch-pretrained-biggan) with :func:`batch_norm`; x (B, C, H, W)."""
+def gen_block(block: GenBlock, x: torch.Tensor, cond: torch.Tensor, truncation: float,
+              check: Callable[[], None] = lambda: None) -> torch.Tensor:
+    """GenBlock's forward (pytorch-pretrained-biggan) with :func:`batch_norm`; x (B, C, H, W).
+
+    ``check`` runs between its convolutions (a cue's interrupt: the last blocks
+    of a frame are its most expensive, up to a fifth of it each, too long to wait).
+    """
     x0 = x
     x = block.conv_0(block.relu(batch_norm(block.bn_0, x, truncation, cond)))
+    check()
     x = block.relu(batch_norm(block.bn_1, x, truncation, cond))
     if block.up_sample:
         x = F.interpolate(x, scale_factor=2, mode="nearest")
     x = block.conv_1(x)
+    check()
     x = block.conv_2(block.relu(batch_norm(block.bn_2, x, truncation, cond)))
+    check()
     x = block.conv_3(block.relu(batch_norm(block.bn_3, x, truncation, cond)))
     if block.drop_channels:
         x0 = x0[:, : x0.shape[1] // 2]

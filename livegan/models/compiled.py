@@ -154,6 +154,14 @@ def compile_generator(gen: Any, mode: str = "on", *, batches: Iterable[int] = (1
     return True
 
 
+def compiled_batches(gen: Any) -> tuple[int, ...] | None:
+    """The batch sizes ``gen`` runs compiled (None: not compiled, or fallen back to eager)."""
+    fwd = getattr(gen, "__dict__", {}).get("forward")
+    if not isinstance(fwd, CompiledForward) or fwd.failed or not fwd.ready:
+        return None
+    return tuple(sorted({key[0][0] for key in fwd.ready}))
+
+
 def uncompile(gen: Any) -> None:
     """Back to eager (e.g. before a bench measures eager configurations)."""
     gen.__dict__.pop("forward", None)

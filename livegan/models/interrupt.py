@@ -1,14 +1,14 @@
 """Interruptible renders: a cue need not wait for the whole batch in flight.
 
-A forward pre-hook on every block of the BigGAN generator asks
-``should_stop()`` (the render worker's) and raises
+The generator asks ``should_stop()`` (the render worker's) and raises
 :class:`~livegan.errors.RenderInterrupted` when the frames being rendered
-were made stale by a cue. The cue then waits for at most one block (~1/12 of
-a frame at 128 px) before its own frame starts, instead of the rest of the
-batch: cue -> first frame drops from up to two frame times to about one.
+were made stale by a cue. The cue then waits for at most one convolution
+before its own frame starts, instead of the rest of the batch: cue -> first
+frame drops from up to two frame times to about one.
 
-livegan's own Generator asks its ``should_stop`` before every block (its
-blocks run through ``gen_block``, so module hooks would never fire there);
+livegan's own Generator asks its ``should_stop`` before every block and
+between a block's convolutions (its blocks run through ``gen_block``, so
+module hooks would never fire there);
 any other model gets forward pre-hooks on its generator's blocks. Under
 ``torch.compile`` neither check runs (compiled graphs run whole).
 """
