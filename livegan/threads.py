@@ -35,6 +35,7 @@ class ThreadChoice:
     load: float         # 1-minute load average of the machine when chosen
     reserved: int       # cores kept for the caller's own loop
     reason: str         # one line for the log and `livegan bench`
+    asked: bool = False  # --threads or OMP_NUM_THREADS: the user's count, never changed
 
 
 def choose_threads(cores: int, load: float, reserved: int = 0, own_busy: float = 0.0) -> ThreadChoice:
@@ -87,7 +88,8 @@ def apply_thread_policy(role: str, threads: int | None = None) -> ThreadChoice:
     if threads is not None or os.environ.get("OMP_NUM_THREADS"):
         n = int(threads if threads is not None else os.environ["OMP_NUM_THREADS"])
         choice = ThreadChoice(max(1, n), cores, machine_load(), 0,
-                              f"{max(1, n)} threads, as asked" + ("" if threads is not None else " (OMP_NUM_THREADS)"))
+                              f"{max(1, n)} threads, as asked" + ("" if threads is not None else " (OMP_NUM_THREADS)"),
+                              asked=True)
     else:
         choice = choose_threads(cores, machine_load(), RESERVED_CORES.get(role, 0))
     torch.set_num_threads(choice.threads)
@@ -97,3 +99,36 @@ def apply_thread_policy(role: str, threads: int | None = None) -> ThreadChoice:
         pass
     log.info("torch threads for %s: %s", role, choice.reason)
     return choice
+
+
+def live_thread_options(choice: ThreadChoice) -> tuple[int, ...]:
+    """Thread counts the live render worker measures in place, the policy's choice first.
+
+    The policy keeps a core for the display loop, but a display that costs a
+    few percent of a core (the renderer path, or a small window) leaves most
+    of it idle: on 2 cores that halves the generator. So the worker also
+    tries every core left after the reservation, and all of them, with the
+    show running beside it, and keeps what renders fastest (engine/worker.py).
+    A count the user asked for is the only option.
+    """
+    if choice.asked:
+        return (choice.threads,)
+    return tuple(dict.fromkeys((choice.threads, max(1, choice.cores - choice.reserved), choice.cores)))
+
+
+def live_worker_options(gen: object, choice: ThreadChoice, max_batch: int) -> dict:
+    """RenderWorker keyword arguments for a torch generator: thread counts to measure, usable batches.
+
+    On a CPU the worker sets torch's thread count on its own thread; on a GPU
+    threads do not matter. A compiled generator only uses the batch sizes it
+    was compiled for (anything else would run eager, or recompile on stage).
+    """
+    import torch
+
+    from .models.compiled import compiled_batches
+
+    device = getattr(getattr(gen, "device", None), "type", "cpu")
+    out: dict = {"batches": compiled_batches(gen) or tuple(range(1, max_batch + 1))}
+    if device == "cpu":
+        out.update(threads=live_thread_options(choice), set_threads=torch.set_num_threads)
+    return out

@@ -51,3 +51,30 @@ def test_apply_reads_the_machine_and_an_explicit_count_wins(monkeypatch):
         assert c.threads == 1 and "OMP_NUM_THREADS" in c.reason
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_live_worker_measures_the_policy_count_first_then_more_cores():
+    from livegan.threads import ThreadChoice, live_thread_options
+
+    assert live_thread_options(choose_threads(2, 0.0, reserved=1)) == (1, 2)
+    assert live_thread_options(choose_threads(8, 5.0, reserved=1)) == (2, 7, 8)  # busy: the policy's 2 first
+    assert live_thread_options(choose_threads(1, 0.0, reserved=1)) == (1,)
+    asked = ThreadChoice(3, 8, 0.0, 0, "3 threads, as asked", asked=True)
+    assert live_thread_options(asked) == (3,), "--threads / OMP_NUM_THREADS is never second-guessed"
+
+
+def test_live_worker_options_for_a_cpu_generator_and_a_compiled_one(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from livegan.models import compiled
+    from livegan.threads import live_worker_options
+
+    class Gen:
+        device = torch.device("cpu")
+
+    opts = live_worker_options(Gen(), choose_threads(2, 0.0, reserved=1), 4)
+    assert opts["batches"] == (1, 2, 3, 4) and opts["threads"] == (1, 2)
+    assert opts["set_threads"] is torch.set_num_threads
+    monkeypatch.setattr(compiled, "compiled_batches", lambda gen: (1,))
+    assert live_worker_options(Gen(), choose_threads(2, 0.0, reserved=1), 4)["batches"] == (1,)
+    Gen.device = torch.device("cuda")  # never touched: threads do not matter to a GPU's render
+    assert "threads" not in live_worker_options(Gen(), choose_threads(2, 0.0, reserved=1), 4)

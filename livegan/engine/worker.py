@@ -3,10 +3,14 @@
 It runs on its own thread so input and display never wait for the generator.
 While the path ahead is known (between cues) it renders a few frames ahead in
 batches; when a cue bumps the director's ``version`` it drops everything
-rendered for the old path and the next batch starts with the cue's frame.
-The batch size is the smallest one within a few percent of the best measured
-time per frame (a cue waits for the batch in flight, so a batch that buys
-nothing costs latency), and render-ahead is bounded in time and in batches.
+rendered for the old path and renders the cue's frame alone, so a cue waits
+for one frame, never for a batch. Otherwise the batch size is the smallest
+one within a few percent of the best measured time per frame (a cue waits
+for the batch in flight, so a batch that buys nothing costs latency), and
+render-ahead is bounded in time and in batches. Where the caller lets it
+(``threads`` and ``set_threads``), the worker also measures torch's thread
+count in place, with the show running beside it: a display loop that costs
+a few percent of a core should not keep the generator off a whole one.
 The display asks :meth:`RenderWorker.frame_at` for any time
 and gets a blend of the two rendered frames around it, so the picture stays
 smooth when the generator is slower than the display.
@@ -28,7 +32,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -61,9 +65,15 @@ class WorkerStats:
     ooms: int = 0
     restarts: int = 0         # watchdog restarts
     batch_seconds: float = 0.0  # EMA of one batch's render time
+    busy_seconds: float = 0.0   # total time inside the generator (finished batches; interrupted ones too)
     frame_seconds: float = 0.0  # EMA of render time per frame (batch time / batch size)
     batch_sizes: dict[int, int] = field(default_factory=dict)  # batch size -> batches rendered
+    thread_counts: dict[int, int] = field(default_factory=dict)  # torch threads -> batches rendered (if managed)
     first_frame_latency: list[float] = field(default_factory=list)  # worker saw a new path -> its first frame kept (s)
+
+
+SPACING_SLACK = 1.02  # frames are spaced 2 % wider than they take to render (see _plan)
+Config = tuple[int, int]  # (batch size, torch threads; 0 where the worker does not manage threads)
 
 
 class RenderWorker:
@@ -73,7 +83,8 @@ class RenderWorker:
                  max_batch: int = 4, max_ahead: float = 0.5, hang_seconds: float = 1.0,
                  batch_tolerance: float = 0.05, max_batch_seconds: float | None = 0.5, ahead_batches: int = 2,
                  on_oom: Callable[[BaseException], Renderer | None] | None = None,
-                 timer: Callable[[], float] = time.monotonic) -> None:
+                 timer: Callable[[], float] = time.monotonic, batches: Sequence[int] | None = None,
+                 threads: Sequence[int] = (), set_threads: Callable[[int], None] | None = None) -> None:
         self.director = director
         # Show time comes from the injected clock; ``timer`` measures real compute time
         # (render durations, the hang watchdog), which no simulated clock can stand in for.
@@ -81,7 +92,13 @@ class RenderWorker:
         self.generator = generator
         self.clock = clock
         self.interval = 1.0 / fps          # spacing of rendered frames in show time
-        self.max_batch = max_batch
+        # The batch sizes it may use (e.g. only those a compiled generator was compiled for).
+        self.batches = tuple(sorted(set(batches))) if batches else tuple(range(1, max_batch + 1))
+        self.max_batch = max(self.batches)
+        # Thread counts to measure, the first one used until the others are known; called on the
+        # render thread itself (torch's thread count is per calling thread). Empty: not managed.
+        self.thread_options = tuple(dict.fromkeys(threads)) if set_threads is not None else ()
+        self.set_threads = set_threads
         self.max_ahead = max_ahead         # never render further ahead than this (seconds)
         self.ahead_batches = ahead_batches  # ... nor more than this many batches ahead of now
         self.batch_tolerance = batch_tolerance      # a bigger batch must be this much faster per frame
@@ -105,9 +122,13 @@ class RenderWorker:
         self._version = -1
         self._version_seen_at = 0.0
         self._latency_pending = False
-        self._per_frame: dict[int, float] = {}  # batch size -> EMA of seconds per frame
+        self._per_frame: dict[Config, float] = {}  # (batch, threads) -> EMA of seconds per frame
+        self._samples: dict[Config, int] = {}      # (batch, threads) -> batches measured (the first is warm-up)
+        self._attempts: dict[Config, int] = {}     # (batch, threads) -> batches planned with it (some come out
+                                                   # smaller: a whole batch did not fit the render-ahead window)
         self._since_explore = 0
-        self._explore_up = False
+        self._neighbour = 0
+        self._config: Config = (1, self.thread_options[0] if self.thread_options else 0)  # of the batch planned
         self._failing = 0                  # generator failures in a row (the retry back-off grows with it)
         self._rendering: int | None = None  # path version of the batch in flight
 
@@ -189,54 +210,110 @@ class RenderWorker:
         time (``max_ahead``) and in frames (``ahead_batches`` batches), so a
         cue never waits behind a deep queue of frames for the old path.
         """
-        n = self._batch_size()
-        per = self._per_frame.get(n, self.stats.frame_seconds)
-        spacing = max(self.interval, 1.05 * per)   # 5% slack: stay ahead rather than fall behind
+        new_path = version != self._version or self._last_t is None
+        self._config = self._choose(new_path)
+        n = self._config[0]
+        per = self._per_frame.get(self._config, self.stats.frame_seconds)
+        # The display uses up frames at one per ``spacing`` of show time, so this spacing *is* the
+        # engine's frame rate: the slack (to stay ahead rather than fall behind and hold a frame)
+        # is speed the show gives away. 2 % of it; the EMA of ``per`` follows the machine's load.
+        spacing = max(self.interval, SPACING_SLACK * per)
         lead = n * per                             # the batch must be ready when its first frame is due
-        if version != self._version or self._last_t is None:
-            # A new path (a cue): its first frame is due as soon as a batch can be
-            # ready, and it is the first frame of that batch.
+        if new_path:
+            # A new path (a cue): its first frame is due as soon as it can be ready,
+            # rendered alone (see _choose).
             self._version = version
             self._version_seen_at = now
             self._latency_pending = True
             return [now + lead + i * spacing for i in range(n)]
         start = max(self._last_t + spacing, now + lead)
         times = [start + i * spacing for i in range(n)]
-        horizon = now + max(lead + spacing, min(self.max_ahead, self.ahead_batches * n * spacing))
+        # Never less than this batch after the one that just finished: a shorter window cut batches
+        # short (a CPU at ~6 fps rendered 2 of every 3 frames alone, its batch of 2 never fitting).
+        horizon = now + max(lead + n * spacing, min(self.max_ahead, self.ahead_batches * n * spacing))
         fit = [x for x in times if x <= horizon]
         if len(fit) < n and self._last_t > now + lead:
             return []  # wait until a whole batch fits: the frames queued last until it is ready
         return fit
 
-    def _batch_size(self) -> int:
-        """The smallest batch size within ``batch_tolerance`` of the best measured time per frame.
+    def _choose(self, new_path: bool) -> Config:
+        """(batch, threads) for the next batch.
 
-        Each size is tried once first. A bigger batch only pays if it is
-        clearly faster per frame: a cue waits for the batch in flight, so a
-        batch that buys 2 % costs a whole batch of latency for nothing. Sizes
-        whose batch takes longer than ``max_batch_seconds`` are not used (the
-        cue latency budget). Which size is best depends on the hardware and the
-        machine's load, so a neighbour of the choice is re-measured now and then.
+        - After a cue (``new_path``): one frame, at the best thread count: the
+          cue's frame never waits for the rest of a batch.
+        - While some configuration is unmeasured: that one (each is rendered
+          twice, the first time only warms it up). Batch sizes that could not
+          fit the latency budget even at twice the best speed seen are skipped.
+        - Otherwise the smallest batch within ``batch_tolerance`` of the best
+          time per frame (:func:`pick_config`), and every 40 batches one of its
+          neighbours (batch +-1, the next or previous thread count) again:
+          which is best depends on the machine's load, which changes.
         """
-        sizes = range(1, self.max_batch + 1)
-        unknown = [b for b in sizes if b not in self._per_frame]
-        if unknown:
-            return unknown[0]
-        best = pick_batch(self._per_frame, self.batch_tolerance, self.max_batch_seconds)
-        if self._since_explore >= 40:  # counted in rendered batches, not in plans (idle plans are many)
-            return min(self.max_batch, best + 1) if self._explore_up else max(1, best - 1)
+        best = self._best()
+        if new_path:
+            return (1, best[1])
+        for cfg in self._grid():
+            if self._attempts.get(cfg, 0) < 2 and not self._hopeless(cfg):
+                return cfg
+        if self._since_explore >= 40:
+            near = self._neighbours(best)
+            if near:
+                return near[self._neighbour % len(near)]
         return best
 
-    def _measured(self, batch: int, seconds: float) -> None:
-        self._since_explore += 1
-        if self._since_explore > 40:  # that was the re-measurement of a neighbour
-            self._since_explore = 0
-            self._explore_up = not self._explore_up
-        per = seconds / batch
-        old = self._per_frame.get(batch)
-        self._per_frame[batch] = per if old is None else 0.7 * old + 0.3 * per
+    @property
+    def explored(self) -> bool:
+        """Whether every batch size and thread count it may use has been measured (a show's first seconds)."""
+        return all(self._attempts.get(c, 0) >= 2 or self._hopeless(c) for c in self._grid())
+
+    @property
+    def best_config(self) -> Config:
+        """(batch, threads) it renders with between cues, as measured so far."""
+        return self._best()
+
+    def _grid(self) -> list[Config]:
+        return [(b, t) for t in (self.thread_options or (0,)) for b in self.batches]
+
+    def _best(self) -> Config:
+        known = {c: p for c, p in list(self._per_frame.items()) if self._samples.get(c, 0) >= 2}
+        if not known:
+            return (1, self.thread_options[0] if self.thread_options else 0)
+        return pick_config(known, self.batch_tolerance, self.max_batch_seconds)
+
+    def _hopeless(self, cfg: Config) -> bool:
+        """A batch that takes over the latency budget even at twice the best time per frame measured."""
+        known = [p for c, p in list(self._per_frame.items()) if self._samples.get(c, 0) >= 2]
+        return (cfg[0] > 1 and self.max_batch_seconds is not None and bool(known)
+                and cfg[0] * min(known) / 2 > self.max_batch_seconds)
+
+    def _neighbours(self, cfg: Config) -> list[Config]:
+        b, t = cfg
+        near = []
+        i = self.batches.index(b) if b in self.batches else 0
+        near += [(self.batches[k], t) for k in (i + 1, i - 1) if 0 <= k < len(self.batches)]
+        if self.thread_options:
+            ts = sorted(self.thread_options)
+            j = ts.index(t)
+            near += [(b, ts[k]) for k in (j + 1, j - 1) if 0 <= k < len(ts)]
+        return [c for c in near if not self._hopeless(c)]
+
+    def _measured(self, cfg: Config, seconds: float) -> None:
+        n = self._samples.get(cfg, 0) + 1
+        self._samples[cfg] = n
+        if cfg != self._best():
+            if self._since_explore >= 40:  # that was the re-measurement of a neighbour
+                self._since_explore = 0
+                self._neighbour += 1
+        else:
+            self._since_explore += 1
+        if n == 1 or cfg[0] not in self.batches:
+            return  # a first batch of a new size or thread count warms it up (kernels, thread pool)
+        per = seconds / cfg[0]
+        old = self._per_frame.get(cfg)
+        self._per_frame[cfg] = per if old is None else 0.7 * old + 0.3 * per
 
     def _run(self, generation: int) -> None:
+        threads_set = None  # torch's thread count is per calling thread: set it on this one
         while not self._stop.is_set() and generation == self._generation:
             now = self.clock.now()
             version = self.director.version
@@ -244,6 +321,10 @@ class RenderWorker:
             if not times:
                 self._stop.wait(self.interval / 2)
                 continue
+            threads = self._config[1]
+            if threads and threads != threads_set and self.set_threads is not None:
+                self.set_threads(threads)
+                threads_set = threads
             specs = [self.director.frame_at(t) for t in times]
             specs = [s for s in specs if s.version == version and abs(s.truncation - specs[0].truncation) < 1e-6]
             if not specs:
@@ -261,6 +342,7 @@ class RenderWorker:
             except RenderInterrupted:
                 # A cue made this batch stale mid-render (see should_stop): start the new path now.
                 self._busy_since = self._rendering = None
+                self.stats.busy_seconds += self.timer() - t0
                 if self._stop.is_set():
                     return
                 self.stats.interrupted += len(specs)
@@ -280,12 +362,16 @@ class RenderWorker:
             self._restarts_in_row = 0
             dt = self.timer() - t0
             s = self.stats
+            s.busy_seconds += dt
             s.batch_seconds = dt if s.batches == 0 else 0.8 * s.batch_seconds + 0.2 * dt
             per = dt / len(specs)
             s.frame_seconds = per if s.batches == 0 else 0.8 * s.frame_seconds + 0.2 * per
-            self._measured(len(specs), dt)
+            self._attempts[self._config] = self._attempts.get(self._config, 0) + 1
+            self._measured((len(specs), threads), dt)
             s.batches += 1
             s.batch_sizes[len(specs)] = s.batch_sizes.get(len(specs), 0) + 1
+            if threads:
+                s.thread_counts[threads] = s.thread_counts.get(threads, 0) + 1
             if self.director.version != version:
                 s.dropped_stale += len(specs)  # a cue arrived while rendering
                 self._last_t = None
@@ -341,16 +427,25 @@ class RenderWorker:
         self._stop.wait(min(0.5, 0.02 * self._failing))
 
 
-def pick_batch(per_frame: dict[int, float], tolerance: float = 0.05, max_batch_seconds: float | None = None) -> int:
-    """The smallest batch whose seconds per frame is within ``tolerance`` of the best one.
+def pick_config(per_frame: dict[Config, float], tolerance: float = 0.05,
+                max_batch_seconds: float | None = None) -> Config:
+    """The smallest batch whose seconds per frame is within ``tolerance`` of the best, at its fastest threads.
 
-    ``per_frame`` maps batch size -> measured seconds per frame. Batches that
-    take longer than ``max_batch_seconds`` as a whole are skipped (batch 1 never is).
+    ``per_frame`` maps (batch, threads) -> measured seconds per frame.
+    Batches that take longer than ``max_batch_seconds`` as a whole are
+    skipped (batch 1 never is).
     """
-    ok = {b: p for b, p in per_frame.items()
-          if b == 1 or max_batch_seconds is None or b * p <= max_batch_seconds}
+    ok = {c: p for c, p in per_frame.items()
+          if c[0] == 1 or max_batch_seconds is None or c[0] * p <= max_batch_seconds}
     best = min(ok.values())
-    return min(b for b, p in ok.items() if p <= best * (1.0 + tolerance))
+    close = [c for c, p in ok.items() if p <= best * (1.0 + tolerance)]
+    batch = min(c[0] for c in close)
+    return min((c for c in ok if c[0] == batch), key=lambda c: ok[c])
+
+
+def pick_batch(per_frame: dict[int, float], tolerance: float = 0.05, max_batch_seconds: float | None = None) -> int:
+    """:func:`pick_config` for batch sizes alone (one thread count)."""
+    return pick_config({(b, 0): p for b, p in per_frame.items()}, tolerance, max_batch_seconds)[0]
 
 
 def _finite_image(img: np.ndarray) -> bool:

@@ -191,7 +191,7 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     sl = load_setlist(cfg.setlist)
     banks = cfg.banks or default_banks(cfg.setlist)
     from ..threads import apply_thread_policy
-    apply_thread_policy("show", cfg.threads)  # the display loop keeps a core; a busy machine gets fewer
+    threads = apply_thread_policy("show", cfg.threads)  # the display keeps a core; a busy machine gets fewer
     from ..bake.wiring import baked_generator, picture_source, wants_baked
     if wants_baked(cfg.baked, cfg.rehearse, banks):
         gen = None  # baked clips only: no generator to load (a laptop starts in a second)
@@ -222,8 +222,12 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
         section_text=sl.songs[p[0]].sections[p[1]].text)
     events = EventQueue()
     sources = make_sources(cfg, sl, events, clock)
-    live = None if gen is None else RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
-                                                 on_oom=lambda e: _cpu_fallback(gen, notice))
+    live = None
+    if gen is not None:
+        from ..threads import live_worker_options
+        tuning = live_worker_options(gen, threads, cfg.max_batch) if hasattr(gen, "model") else {}
+        live = RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
+                            on_oom=lambda e: _cpu_fallback(gen, notice), **tuning)
     if live is not None and hasattr(gen, "model"):  # a BigGAN Generator: a cue interrupts the batch in flight
         from ..models.interrupt import make_interruptible
         make_interruptible(gen, live.should_stop)
