@@ -127,7 +127,7 @@ def _compiled_rows(gen: Any, best: dict, seconds: float, log: Any) -> list[dict[
     rows = []
     t0 = time.perf_counter()
     try:
-        if not compile_generator(gen, "on", batches=batches, warn=log or print):
+        if not compile_generator(gen, "on", batches=batches, warn=log or print, threads=best["threads"]):
             return []
         compile_s = time.perf_counter() - t0
         for b in batches:
@@ -137,7 +137,7 @@ def _compiled_rows(gen: Any, best: dict, seconds: float, log: Any) -> list[dict[
             if log:
                 log(f"raw {rows[-1]}")
         top = max(rows, key=lambda r: r["fps"])
-        rec = save_record(gen, best["fps"], top["fps"])
+        rec = save_record(gen, best["fps"], top["fps"], batches=batches, threads=best["threads"])
         for r in rows:
             r["compile_pays"] = rec["pays"]
         return rows

@@ -120,15 +120,17 @@ def live_worker_options(gen: object, choice: ThreadChoice, max_batch: int) -> di
     """RenderWorker keyword arguments for a torch generator: thread counts to measure, usable batches.
 
     On a CPU the worker sets torch's thread count on its own thread; on a GPU
-    threads do not matter. A compiled generator only uses the batch sizes it
-    was compiled for (anything else would run eager, or recompile on stage).
+    threads do not matter. A compiled generator only uses the batch sizes and
+    the thread count it was compiled at (anything else would run eager, or
+    recompile on stage: the thread count is part of dynamo's guards).
     """
     import torch
 
-    from .models.compiled import compiled_batches
+    from .models.compiled import compiled_batches, compiled_threads
 
     device = getattr(getattr(gen, "device", None), "type", "cpu")
     out: dict = {"batches": compiled_batches(gen) or tuple(range(1, max_batch + 1))}
     if device == "cpu":
-        out.update(threads=live_thread_options(choice), set_threads=torch.set_num_threads)
+        fixed = compiled_threads(gen)
+        out.update(threads=(fixed,) if fixed else live_thread_options(choice), set_threads=torch.set_num_threads)
     return out

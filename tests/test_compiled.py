@@ -132,3 +132,40 @@ def test_auto_compiles_only_where_the_bench_measured_a_gain(monkeypatch, one_thr
     assert compiled.compile_generator(gen, "off") is False
     with pytest.raises(ValueError, match="compile must be one of"):
         compiled.compile_generator(gen, "maybe")
+
+
+def test_another_thread_count_runs_eager_for_that_call_and_the_worker_keeps_to_the_compiled_one(one_thread):
+    # torch's thread count is part of dynamo's guards: calling a graph compiled at 1 thread at 2 would
+    # recompile (under fail_on_recompile: an error, and eager for the rest of the show).
+    from livegan.threads import choose_threads, live_worker_options
+
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    eager = type(gen).forward.__get__(gen)
+    fwd = compiled.CompiledForward(gen, eager)
+    calls: list[int] = []
+    fwd.compiled = lambda z, y, t: calls.append(torch.get_num_threads()) or eager(z, y, t)
+    z, y = torch.zeros((1, gen.num_latents, 128)), torch.zeros((1, 1000))
+    fwd.ready.add(fwd._key(z, 0.7))
+    fwd.threads = 1
+    gen.forward = fwd
+    try:
+        torch.set_num_threads(2)
+        fwd(z, y, 0.7)
+        assert calls == [] and not fwd.failed, "eager at another thread count, compiled kept for later"
+        torch.set_num_threads(1)
+        fwd(z, y, 0.7)
+        assert calls == [1]
+        assert compiled.compiled_batches(gen) == (1,) and compiled.compiled_threads(gen) == 1
+        opts = live_worker_options(gen, choose_threads(2, 0.0, reserved=1), 4)
+        assert opts["threads"] == (1,) and opts["batches"] == (1,)
+    finally:
+        compiled.uncompile(gen)
+        torch.set_num_threads(1)
+
+
+def test_the_bench_record_keeps_the_batches_and_threads_a_show_compiles(monkeypatch, tmp_path):
+    monkeypatch.setenv("LIVEGAN_CACHE", str(tmp_path))
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    assert compiled.measured_shape(gen) == (None, None)
+    compiled.save_record(gen, eager_fps=5.0, compiled_fps=9.0, batches=(4, 1), threads=2)
+    assert compiled.measured_shape(gen) == ((1, 4), 2) and compiled.compile_pays(gen) is True

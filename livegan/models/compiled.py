@@ -63,12 +63,17 @@ def load_records() -> dict[str, dict]:
         return {}
 
 
-def save_record(gen: Any, eager_fps: float, compiled_fps: float) -> dict:
-    """Remember whether compiling paid for this generator on this machine (``livegan bench`` calls it)."""
+def save_record(gen: Any, eager_fps: float, compiled_fps: float, batches: Iterable[int] = (1,),
+                threads: int | None = None) -> dict:
+    """Remember whether compiling paid for this generator on this machine (``livegan bench`` calls it).
+
+    Also the batch sizes and torch thread count it was measured at: a show
+    compiles those (a compiled graph is only valid at its thread count).
+    """
     from ..fsio import atomic_write_bytes
 
     rec = {"eager_fps": eager_fps, "compiled_fps": compiled_fps,
-           "pays": bool(compiled_fps >= PAYS_AT * eager_fps)}
+           "pays": bool(compiled_fps >= PAYS_AT * eager_fps), "batches": sorted(set(batches)), "threads": threads}
     records = load_records()
     records[machine_key(gen)] = rec
     path = _record_path()
@@ -83,6 +88,13 @@ def compile_pays(gen: Any) -> bool | None:
     return None if rec is None else bool(rec.get("pays"))
 
 
+def measured_shape(gen: Any) -> tuple[tuple[int, ...] | None, int | None]:
+    """(batch sizes, threads) ``livegan bench`` compiled and measured here; (None, None) where unknown."""
+    rec = load_records().get(machine_key(gen)) or {}
+    batches = rec.get("batches")
+    return (tuple(batches) if batches else None), rec.get("threads")
+
+
 class CompiledForward:
     """Stands in for ``Generator.forward``: the compiled graph for warmed-up shapes, eager otherwise."""
 
@@ -92,10 +104,14 @@ class CompiledForward:
         self.compiled = torch.compile(eager, dynamic=False)
         self.ready: set[tuple] = set()   # shapes compiled at warm-up
         self.failed = False
+        self.threads: int | None = None  # torch's thread count at warm-up
 
     def _key(self, z: torch.Tensor, truncation: float) -> tuple:
+        # torch's thread count is part of dynamo's global-state guard: a graph compiled at 2 threads
+        # called at 1 is a recompile (seen in a show whose worker measured thread counts).
         return (tuple(z.shape), round(float(truncation), 6), torch.is_autocast_enabled(z.device.type),
-                torch.get_autocast_dtype(z.device.type) if torch.is_autocast_enabled(z.device.type) else None)
+                torch.get_autocast_dtype(z.device.type) if torch.is_autocast_enabled(z.device.type) else None,
+                torch.get_num_threads())
 
     def __call__(self, z: torch.Tensor, y: torch.Tensor, truncation: float) -> torch.Tensor:
         if self.failed or self._key(z, truncation) not in self.ready:
@@ -115,14 +131,16 @@ class CompiledForward:
                                              enabled=self.gen.dtype != torch.float32):
             self.compiled(z, y, truncation)
             self.ready.add(self._key(z, truncation))
+            self.threads = torch.get_num_threads()
 
 
 def compile_generator(gen: Any, mode: str = "on", *, batches: Iterable[int] = (1,), truncation: float = 0.7,
-                      warn: Callable[[str], None] = log.warning) -> bool:
+                      warn: Callable[[str], None] = log.warning, threads: int | None = None) -> bool:
     """Compile ``gen``'s forward for these batch sizes now (warm-up); True if the show will use it.
 
     ``mode`` 'off': nothing; 'auto': only where ``livegan bench`` measured that
     it pays here; 'on': always try. A failure is one ``warn`` line and eager.
+    ``threads``: torch's thread count to compile at (and run at: it is set).
     """
     if mode not in COMPILE_MODES:
         raise ValueError(f"compile must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
@@ -138,6 +156,8 @@ def compile_generator(gen: Any, mode: str = "on", *, batches: Iterable[int] = (1
     # here may be its /tmp default), and the artefacts must outlive a reboot.
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(inductor_cache())
     eager = type(gen).forward.__get__(gen)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         fwd = CompiledForward(gen, eager)
         rng = np.random.default_rng(0)
@@ -160,6 +180,12 @@ def compiled_batches(gen: Any) -> tuple[int, ...] | None:
     if not isinstance(fwd, CompiledForward) or fwd.failed or not fwd.ready:
         return None
     return tuple(sorted({key[0][0] for key in fwd.ready}))
+
+
+def compiled_threads(gen: Any) -> int | None:
+    """The torch thread count ``gen``'s compiled graphs were built at (None: not compiled)."""
+    fwd = getattr(gen, "__dict__", {}).get("forward")
+    return fwd.threads if isinstance(fwd, CompiledForward) and not fwd.failed else None
 
 
 def uncompile(gen: Any) -> None:

@@ -199,9 +199,13 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     else:
         gen = load_show_generator(cfg, sl, banks, lambda m: (cfg.notices.append(m), notice(m)))
         if cfg.compile != "off":
-            from ..models.compiled import compile_generator
-            compile_generator(gen, cfg.compile, batches=(1,) if gen.device.type == "cpu" else tuple(
-                range(1, cfg.max_batch + 1)), truncation=sl.defaults.truncation, warn=notice)
+            from ..models.compiled import compile_generator, measured_shape
+            on_cpu = gen.device.type == "cpu"
+            # The batches and thread count `livegan bench` measured compiled here (cached kernels).
+            batches, at = measured_shape(gen) if on_cpu else (None, None)
+            compile_generator(gen, cfg.compile, batches=batches or ((1,) if on_cpu else tuple(
+                range(1, cfg.max_batch + 1))), truncation=sl.defaults.truncation, warn=notice,
+                threads=None if threads.asked else at)
         gid, layers = {"name": gen.id.name, "weights": gen.id.weights}, gen.num_latents
     keyframes = ShowKeyframes(sl, banks, gid, layers)
     plans = [dataclasses.replace(p, variants=keyframes.variants(i)) for i, p in enumerate(plans_from_setlist(sl))]
