@@ -9,8 +9,9 @@ runs in a fresh process so its torch threads start clean:
 - ``engine``: the live engine (render worker + path maths + a 60 Hz display
   loop to a null output) with biggan-deep-128 random weights: frames/s.
 
-"policy" is livegan's thread choice (livegan/threads.py: the show keeps a
-core for its display loop; both take the machine's load into account);
+"policy" is livegan's thread choice (livegan/threads.py: both take the
+machine's load into account; the show starts with a core kept for its
+display loop and its render worker then measures more cores in place);
 "default" is torch's default, one thread per core (``--threads N`` /
 ``set_num_threads(N)``). Runs alternate policy/default so load drift hits
 both alike. Prints JSON; the ratios are what to compare on a shared machine.
@@ -37,12 +38,12 @@ ENGINE = """
 import json, sys, torch
 from livegan.bench import engine_run
 from livegan.models.registry import load_generator
-from livegan.threads import apply_thread_policy
+from livegan.threads import apply_thread_policy, live_worker_options
 mode, seconds = sys.argv[1], float(sys.argv[2])
 c = apply_thread_policy("show", None if mode == "policy" else torch.get_num_threads())
 gen = load_generator("biggan-deep-128", random_weights=True, device="cpu")
-r = engine_run(gen, seconds, cue_every=3.0)
-print(json.dumps({"threads": c.threads, "engine_fps": r["engine_fps"], "display_fps": r["display_fps"]}))
+r = engine_run(gen, seconds, cue_every=3.0, worker_options=live_worker_options(gen, c, 4))
+print(json.dumps({"threads": r["chosen"]["threads"], "engine_fps": r["engine_fps"], "display_fps": r["display_fps"]}))
 """
 
 

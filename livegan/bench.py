@@ -6,16 +6,25 @@ For each model, in one process, one after the other, on the same inputs:
 - ``raw``: the raw fps of every configuration (fp32/bf16, batch 1/2/4,
   threads, eager/compiled; bench_configs.py) and the ``best`` of them;
 - ``engine``: frames the real render worker produced while the real path
-  maths ran and a 60 Hz display loop presented to a null output (a cue every
-  1.5 s, or every ~8 raw frames on slower generators), with the dtype of the
-  best configuration and the show's thread policy; ``ratio`` =
-  engine_fps / best raw fps; ``cue_latency_ms_p50/p99``: cue handled ->
-  first frame on the new path ready;
+  maths ran and a 60 Hz display loop presented to a null output, with the
+  dtype of the best configuration and the show's thread options and batch
+  sizes (the worker measures them in place first: ``settle_seconds``,
+  ``chosen``). ``engine_fps`` is the steady state without cues; ``ratio`` =
+  engine_fps / best raw fps of the sweep; ``ratio_interleaved`` = the same
+  against the best configuration re-measured between pieces of the
+  engine's run (the fair one on a machine whose speed drifts);
+  ``generator_busy`` and ``frame_ms_in_show`` say where a gap goes (idle
+  waiting vs slower frames). Then cues every 1.5 s (or every ~8 raw frames
+  on slower generators): ``cue_latency_ms_p50/p99`` (cue handled -> first
+  frame on the new path ready; compare with ``raw_batch1_frame_ms``, the
+  least one frame can take) and ``engine_fps_with_cues`` (stale frames are
+  thrown away, so lower by design);
 - ``engine_no_display``: the same with the display loop off, so the cost of
   the show itself is visible;
 - ``display``: presented fps and ms per present of a real window (both
   paths: SDL renderer and software) at 1920x1080 and 3840x2160 while the
-  generator runs (needs a display: a real one or Xvfb).
+  generator runs, no overlay, as a fullscreen show (needs a display: a
+  real one or Xvfb).
 Ratios measured in one run are what to compare; absolute times on a shared
 machine are noisy.
 """
@@ -58,8 +67,24 @@ DISPLAY_SIZES: tuple[tuple[int, int], ...] = ((1920, 1080), (3840, 2160))
 
 def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float = 1.5,
                max_batch: int = 4, seed: int = 0, output: Any = None, overlay: bool = True,
-               interruptible: bool = True) -> dict[str, Any]:
+               interruptible: bool = True, worker_options: dict | None = None,
+               settle_seconds: float | None = None, raw: Any = None, rounds: int = 3) -> dict[str, Any]:
     """The real worker + director + a display loop presenting to ``output`` (None: to nothing).
+
+    Three phases, all with the display loop running:
+    - settle: until the worker has measured every batch size and thread count
+      it may use (a show does the same in its first seconds), at most
+      ``settle_seconds`` (default 3 x ``seconds``); not counted;
+    - steady, ``seconds / 2`` without cues: ``engine_fps``, what the
+      generator gives the show. With ``raw`` (a function that renders the
+      best raw configuration for some seconds and returns its fps) the
+      steady phase is cut into ``rounds`` pieces, each after a raw piece of
+      the same length with the worker stopped: ``raw_fps_interleaved``. On
+      a shared machine the speed drifts by tens of percent within a minute,
+      so only a comparison interleaved like this is fair;
+    - cues, ``seconds / 2``, a cue every ``cue_every``: cue latencies and
+      ``engine_fps_with_cues`` (frames a cue made stale are thrown away, so
+      this is lower by design).
 
     ``display_fps`` 0 turns the display loop off: the main thread only gives
     cues and watches for their first frame (every 5 ms).
@@ -68,71 +93,123 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     kfs = _keyframes(gen.num_latents, 8, seed)
     plan = SongPlan("bench", len(kfs), [1] * len(kfs), [Transition(1.0)] * len(kfs))
     director = Director([plan], lambda s, sec, v: kfs[sec], t0=clock.now())
-    worker = RenderWorker(director, gen, clock, fps=display_fps or 60.0, max_batch=max_batch)
+    worker = RenderWorker(director, gen, clock, fps=display_fps or 60.0, max_batch=max_batch,
+                          **(worker_options or {}))
     gen.render(kfs[0].z[None], kfs[0].y[None], 0.7)  # warm-up outside the timing
     unhook = lambda: None  # noqa: E731
     if interruptible and hasattr(gen, "model"):  # as in a show (session.py)
         from .models.interrupt import make_interruptible
         unhook = make_interruptible(gen, worker.should_stop)
     worker.start()
-    presented, latencies, present_ms, present_cpu_ms = 0, [], [], []
-    pending: tuple[int, float] | None = None  # (version, time the cue was handled)
-    t0 = clock.now()
-    period = 1.0 / display_fps if display_fps else 0.005
-    next_cue, next_frame = t0 + cue_every, t0
-    frames_at_start = worker.stats.frames
-    ov = {"song": "bench  (song 1/1)", "section": "section 1/8", "lyric": "a goldfish sleeping in a teapot",
-          "next_lyric": "a weasel in the snow", "cue": "next (bench)"} if overlay else None
+    loop = _DisplayLoop(clock, worker, director, output, display_fps, len(kfs), overlay)
     try:
-        while clock.now() - t0 < seconds:
+        settle = loop.run(3 * seconds if settle_seconds is None else settle_seconds, until=lambda: worker.explored)
+        n = rounds if raw is not None else 1
+        steady = {"elapsed": 0.0, "presented": 0, "present_ms": [], "present_cpu_ms": []}
+        kept = busy = 0.0
+        raw_fps_seen: list[float] = []
+        for _ in range(n):
+            if raw is not None:
+                worker.stop()
+                raw_fps_seen.append(raw(seconds / 2 / n))
+                worker.start()
+                k = worker.stats.frames  # back in its stride: one batch kept, not counted
+                loop.run(seconds, until=lambda: worker.stats.frames > k)
+            f0, b0 = worker.stats.frames, worker.stats.busy_seconds
+            part = loop.run(seconds / 2 / n)
+            kept += worker.stats.frames - f0
+            busy += worker.stats.busy_seconds - b0
+            for key in steady:
+                steady[key] += part[key]
+        f1 = worker.stats.frames
+        cues = loop.run(seconds / 2, cue_every=cue_every)
+        f2 = worker.stats.frames
+    finally:
+        worker.stop()
+        unhook()
+    st = worker.stats
+    out = {
+        "settle_seconds": round(settle["elapsed"], 1),
+        "engine_fps": round(kept / steady["elapsed"], 3),
+        "engine_fps_with_cues": round((f2 - f1) / cues["elapsed"], 3),
+        # Where a gap to the raw fps goes: the share of the steady phase the generator was rendering
+        # (idle: the worker waited for the display), and its time per frame meanwhile.
+        "generator_busy": round(busy / steady["elapsed"], 3),
+        "frame_ms_in_show": round(1000 * busy / max(1, kept), 1),
+        "display_fps": round(steady["presented"] / steady["elapsed"], 2) if display_fps else None,
+        "cue_latency_ms_p50": _r(_pct(cues["latencies"], 50)),
+        "cue_latency_ms_p99": _r(_pct(cues["latencies"], 99)),
+        "cues": len(cues["latencies"]),
+        "batch_ms": round(1000 * st.batch_seconds, 1),
+        "batches_by_size": dict(sorted(st.batch_sizes.items())),
+        "batches_by_threads": dict(sorted(st.thread_counts.items())),
+        "chosen": {"batch": worker.best_config[0], "threads": worker.best_config[1] or None},
+        "stale_frames_dropped": st.dropped_stale,
+        "frames_interrupted": st.interrupted,
+    }
+    if raw_fps_seen:
+        out["raw_fps_interleaved"] = round(sum(raw_fps_seen) / len(raw_fps_seen), 3)
+        out["ratio_interleaved"] = round(out["engine_fps"] / out["raw_fps_interleaved"], 3)
+    if output is not None:
+        ms, cpu = steady["present_ms"] + cues["present_ms"], steady["present_cpu_ms"] + cues["present_cpu_ms"]
+        out["present_ms_mean"] = _r(sum(ms) / len(ms) if ms else None)
+        out["present_ms_p99"] = _r(_pct(ms, 99))
+        # CPU time of this thread per present: what the path itself costs, apart from waiting for
+        # the X server or for a core on a busy machine (the X server's own work is not in it).
+        out["present_cpu_ms_mean"] = _r(sum(cpu) / len(cpu) if cpu else None, 2)
+    return out
+
+
+class _DisplayLoop:
+    """The show's 60 Hz loop for the bench: frame_at, present, prune; cues on a timer if asked."""
+
+    def __init__(self, clock: MonotonicClock, worker: RenderWorker, director: Director, output: Any,
+                 display_fps: float, sections: int, overlay: bool) -> None:
+        self.clock, self.worker, self.director, self.output = clock, worker, director, output
+        self.display_fps = display_fps
+        self.period = 1.0 / display_fps if display_fps else 0.005
+        self.sections = sections
+        self.t_start = clock.now()
+        self.presented_total = 0
+        self.ov = {"song": "bench  (song 1/1)", "section": "section 1/8", "lyric": "a goldfish sleeping in a teapot",
+                   "next_lyric": "a weasel in the snow", "cue": "next (bench)"} if overlay else None
+
+    def run(self, seconds: float, cue_every: float | None = None, until: Any = None) -> dict[str, Any]:
+        clock, worker, director, output = self.clock, self.worker, self.director, self.output
+        presented, latencies, present_ms, present_cpu_ms = 0, [], [], []
+        pending: tuple[int, float] | None = None  # (version, time the cue was handled)
+        t0 = clock.now()
+        next_cue = t0 + (cue_every or 0.0)
+        next_frame = t0
+        while clock.now() - t0 < seconds and not (until is not None and until()):
             now = clock.now()
-            if now >= next_cue and pending is None:
-                cue = Cue("next" if director.position.section < len(kfs) - 1 else "goto", None
-                          if director.position.section < len(kfs) - 1 else 1, source="bench")
-                director.handle(cue, now)
+            if cue_every is not None and now >= next_cue and pending is None:
+                last = director.position.section >= self.sections - 1
+                director.handle(Cue("goto" if last else "next", 1 if last else None, source="bench"), now)
                 pending = (director.version, time.perf_counter())
                 next_cue = now + cue_every
             if pending is not None and worker.has_frames_for(pending[0]):
                 latencies.append(1000 * (time.perf_counter() - pending[1]))
                 pending = None
-            if display_fps:
+            if self.display_fps:
                 frame = worker.frame_at(now)
                 if frame is not None:
                     if output is not None:
                         a, ca = time.perf_counter(), time.thread_time()
-                        if ov is not None:
-                            ov["fps"] = presented / max(1e-9, now - t0)
-                            ov["gen_ms"] = 1000 * worker.stats.frame_seconds
-                        output.present(frame, ov)
+                        if self.ov is not None:
+                            self.ov["fps"] = self.presented_total / max(1e-9, now - self.t_start)
+                            self.ov["gen_ms"] = 1000 * worker.stats.frame_seconds
+                        output.present(frame, self.ov)
                         output.poll_events()
                         present_ms.append(1000 * (time.perf_counter() - a))
                         present_cpu_ms.append(1000 * (time.thread_time() - ca))
                     presented += 1
+                    self.presented_total += 1
                     worker.prune(now)
-            next_frame = max(next_frame + period, clock.now() - period)  # as Show.run: no backlog chase
+            next_frame = max(next_frame + self.period, clock.now() - self.period)  # as Show.run: no backlog chase
             clock.sleep(next_frame - clock.now())
-        elapsed = clock.now() - t0
-    finally:
-        worker.stop()
-        unhook()
-    out = {
-        "engine_fps": round((worker.stats.frames - frames_at_start) / elapsed, 3),
-        "display_fps": round(presented / elapsed, 2) if display_fps else None,
-        "cue_latency_ms_p50": _r(_pct(latencies, 50)),
-        "cue_latency_ms_p99": _r(_pct(latencies, 99)),
-        "cues": len(latencies),
-        "batch_ms": round(1000 * worker.stats.batch_seconds, 1),
-        "batches_by_size": dict(sorted(worker.stats.batch_sizes.items())),
-        "stale_frames_dropped": worker.stats.dropped_stale,
-        "frames_interrupted": worker.stats.interrupted,
-    }
-    if output is not None:
-        out["present_ms_mean"] = _r(sum(present_ms) / len(present_ms) if present_ms else None)
-        out["present_ms_p99"] = _r(_pct(present_ms, 99))
-        # CPU time of this thread per present: what the path itself costs, apart from waiting for
-        # the X server or for a core on a busy machine (the X server's own work is not in it).
-        out["present_cpu_ms_mean"] = _r(sum(present_cpu_ms) / len(present_cpu_ms) if present_cpu_ms else None, 2)
-    return out
+        return {"elapsed": clock.now() - t0, "presented": presented, "latencies": latencies,
+                "present_ms": present_ms, "present_cpu_ms": present_cpu_ms}
 
 
 def _r(x: float | None, nd: int = 1) -> float | None:
@@ -144,9 +221,9 @@ def bench_model(name: str, *, random_weights: bool, device: str, seconds: float,
                 display_sizes: tuple[tuple[int, int], ...] = DISPLAY_SIZES, log: Any = None) -> dict[str, Any]:
     import torch
 
-    from .bench_configs import raw_configs
+    from .bench_configs import raw_configs, raw_fps
     from .models.registry import load_generator, resolve_device
-    from .threads import apply_thread_policy
+    from .threads import apply_thread_policy, live_worker_options
 
     dev = resolve_device(device)
     gen = load_generator(name, random_weights=random_weights, device=dev, dtype="float32")
@@ -159,21 +236,34 @@ def bench_model(name: str, *, random_weights: bool, device: str, seconds: float,
     compiled = False
     if best["compiled"]:
         from .models.compiled import compile_generator
-        compiled = compile_generator(gen, "on", batches=(1,) if dev == "cpu" else (1, 2, 4), warn=log or print)
+        # At the batches and thread count it measured best (a cue's frame needs batch 1 too).
+        compiled = compile_generator(gen, "on", batches=sorted({1, best["batch"]}) if dev == "cpu" else (1, 2, 4),
+                                     warn=log or print, threads=best["threads"] if dev == "cpu" else None)
+    # As a show runs it (session.py): the thread counts the worker measures in place, compiled batches.
+    options = live_worker_options(gen, threads, max_batch)
     # Cues every 1.5 s, but never more often than every ~8 raw frames: on a slow
     # generator, cues faster than it renders would measure only restarts.
     cue_every = max(1.5, 8.0 / best["fps"])
-    eng = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every)
-    off = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, display_fps=0)
+    def raw_best(sec: float) -> float:  # the best raw configuration again, between pieces of the engine's run
+        return raw_fps(gen, sec, batch=best["batch"], dtype=getattr(torch, best["dtype"]), threads=best["threads"])
+
+    eng = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, worker_options=options, raw=raw_best)
+    off = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, display_fps=0, worker_options=options,
+                     raw=raw_best)
+    batch1 = max((r["fps"] for r in raw["configs"] if r["batch"] == 1), default=best["fps"])
     out = {"model": name, "size": gen.size, "device": dev, "raw": raw,
-           "engine": {"dtype": dt, "threads": threads.threads, "thread_policy": threads.reason,
-                      "compiled": compiled, **eng, "ratio": round(eng["engine_fps"] / best["fps"], 3),
-                      "raw_frame_ms": round(1000 / best["fps"], 1)},
+           "engine": {"dtype": dt, "thread_options": list(options.get("threads", ())),
+                      "thread_policy": threads.reason, "compiled": compiled, **eng,
+                      "ratio": round(eng["engine_fps"] / best["fps"], 3),
+                      "ratio_with_cues": round(eng["engine_fps_with_cues"] / best["fps"], 3),
+                      "raw_frame_ms": round(1000 / best["fps"], 1),
+                      # A cue's frame is rendered alone: one frame at batch 1 is the least it can take.
+                      "raw_batch1_frame_ms": round(1000 / batch1, 1)},
            "engine_no_display": {**off, "ratio": round(off["engine_fps"] / best["fps"], 3)}}
     if display:
         from .bench_display import display_figures
         out["display"] = display_figures(gen, seconds, sizes=display_sizes, cue_every=cue_every,
-                                         max_batch=max_batch, log=log)
+                                         max_batch=max_batch, log=log, worker_options=options)
     return out
 
 

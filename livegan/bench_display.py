@@ -2,8 +2,8 @@
 
 For each size (1920x1080, 3840x2160) and each path (SDL renderer, software)
 the real engine runs (worker + director + cues) and a 60 Hz loop presents
-to a real window with the overlay on: presented fps, ms per present (mean
-and p99) and the engine's fps meanwhile. Each size is a window of that
+to a real window as a fullscreen show does (no overlay unless asked):
+presented fps, ms per present (mean and p99) and the engine's fps meanwhile. Each size is a window of that
 size (under Xvfb, with no window manager, the same pixels as fullscreen;
 the screen must be at least that big). Needs a display
 (a real one, or Xvfb: ``xvfb-run -s "-screen 0 3840x2160x24" livegan bench``);
@@ -61,7 +61,8 @@ def cpu_seconds(pid: int | None) -> float | None:
 
 
 def display_figures(gen: Any, seconds: float, *, sizes: tuple[tuple[int, int], ...], cue_every: float,
-                    max_batch: int = 4, log: Any = None) -> list[dict[str, Any]]:
+                    max_batch: int = 4, log: Any = None, worker_options: dict | None = None,
+                    overlay: bool = False) -> list[dict[str, Any]]:
     from .bench import engine_run
     from .outputs.window import WindowOutput
 
@@ -71,7 +72,7 @@ def display_figures(gen: Any, seconds: float, *, sizes: tuple[tuple[int, int], .
     rows: list[dict[str, Any]] = []
     for w, h in sizes:
         for name, accel in PATHS:
-            row: dict[str, Any] = {"size": f"{w}x{h}", "path": name}
+            row: dict[str, Any] = {"size": f"{w}x{h}", "path": name, "overlay": overlay}
             try:
                 win = WindowOutput(windowed=True, size=(w, h), accel=accel, vsync=True)
                 win.open()
@@ -81,7 +82,8 @@ def display_figures(gen: Any, seconds: float, *, sizes: tuple[tuple[int, int], .
                     row["used"] = win.path
                     xpid = x_server_pid()
                     x0 = cpu_seconds(xpid)
-                    row.update(engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, output=win))
+                    row.update(engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, output=win,
+                                          worker_options=worker_options, overlay=overlay))
                     x1 = cpu_seconds(xpid)
                     if x0 is not None and x1 is not None and win.frames:
                         # The X server's CPU per presented frame (Xvfb copies every frame on the CPU).
