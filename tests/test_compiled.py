@@ -46,6 +46,7 @@ START = textwrap.dedent("""
     from livegan.models.compiled import compiled_batches
     make_interruptible(gen, lambda: False)
     gen.render(z, y, 0.7)
+    gen.render(z[0][None], y[0][None], 0.7)  # a batch of one from numpy: stride 0 in its batch dimension
     print(json.dumps({"ok": ok, "compile_s": t1 - t0, "max_abs_diff": diff,
                       "compiled_after_interruptible": not gen.forward.failed, "batches": compiled_batches(gen),
                       "pixels_off": int((out.astype(int) - eager.astype(int)).__abs__().max()),
@@ -169,3 +170,19 @@ def test_the_bench_record_keeps_the_batches_and_threads_a_show_compiles(monkeypa
     assert compiled.measured_shape(gen) == (None, None)
     compiled.save_record(gen, eager_fps=5.0, compiled_fps=9.0, batches=(4, 1), threads=2)
     assert compiled.measured_shape(gen) == ((1, 4), 2) and compiled.compile_pays(gen) is True
+
+
+def test_a_batch_of_one_from_numpy_reaches_the_graph_with_plain_strides(one_thread):
+    # z[None] (or np.stack of one frame) has stride 0 in its batch dimension; graphs are guarded on
+    # strides, so the engine's first call recompiled and the show ran eager from then on.
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    eager = type(gen).forward.__get__(gen)
+    fwd = compiled.CompiledForward(gen, eager)
+    seen: list[tuple] = []
+    fwd.compiled = lambda z, y, t: seen.append((z.stride(), y.stride())) or eager(z, y, t)
+    z = torch.from_numpy(np.zeros((gen.num_latents, 128), np.float32)[None])
+    y = torch.from_numpy(np.zeros(1000, np.float32)[None])
+    assert z.stride()[0] == 0 and y.stride()[0] == 0
+    fwd.ready.add(fwd._key(z, 0.7))
+    fwd(z, y, 0.7)
+    assert seen == [((gen.num_latents * 128, 128, 1), (1000, 1))] and not fwd.failed

@@ -95,6 +95,13 @@ def measured_shape(gen: Any) -> tuple[tuple[int, ...] | None, int | None]:
     return (tuple(batches) if batches else None), rec.get("threads")
 
 
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with the strides a fresh tensor has: graphs are guarded on strides, and a batch of one
+    from numpy (``z[None]``, or np.stack of one frame) has stride 0 in its batch dimension, which no
+    graph was compiled for (a recompile: eager for the rest of the show)."""
+    return t if t.stride() == t.new_empty(t.shape).stride() else t.new_empty(t.shape).copy_(t)
+
+
 class CompiledForward:
     """Stands in for ``Generator.forward``: the compiled graph for warmed-up shapes, eager otherwise."""
 
@@ -118,7 +125,7 @@ class CompiledForward:
             return self.eager(z, y, truncation)
         try:
             with torch.compiler.set_stance("fail_on_recompile"):
-                return self.compiled(z, y, truncation)
+                return self.compiled(_plain(z), _plain(y), truncation)
         except Exception as e:  # noqa: BLE001 - a guard failed or the kernel broke: eager from now on
             self.failed = True
             log.warning("compiled generator failed (%s: %s); running eager from now on",
