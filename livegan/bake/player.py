@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.director import EASING, Director
+from ..engine.mix import mix as _mix  # fixed point, as the live worker blends
 from ..engine.path import ease
 from ..engine.state import Position
 from ..engine.worker import WorkerStats
@@ -190,12 +191,6 @@ def _sample(clip: np.ndarray, x: float, wrap: bool) -> np.ndarray:
     if f > 1 - 1e-3:
         return clip[j]
     return _mix(clip[i], clip[j], f)
-
-
-def _mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
-    """(1-w)*a + w*b, rounded (truncating darkens blends)."""
-    out = a.astype(np.float32) * (1.0 - w) + b.astype(np.float32) * w  # (H, W, 3)
-    return (out + 0.5).astype(np.uint8)
 
 
 def _fit(img: np.ndarray | None, like: np.ndarray | None) -> np.ndarray | None:

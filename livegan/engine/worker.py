@@ -39,6 +39,7 @@ import numpy as np
 from ..clock import Clock
 from ..errors import NonFiniteFrames, RenderInterrupted
 from .director import Director
+from .mix import mix
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,9 @@ class RenderWorker:
         u = (t - a.t) / (b.t - a.t)
         if u < 1e-3:
             return a.image
-        mix = a.image.astype(np.float32) * (1.0 - u) + b.image.astype(np.float32) * u  # (H, W, 3)
-        return (mix + 0.5).astype(np.uint8)  # round: truncating darkens blends (90,90 -> 89) and flickers
+        if a.image.dtype != np.uint8 or b.image.dtype != np.uint8:  # a custom generator's float frames
+            return (a.image * (1.0 - u) + b.image * u).astype(a.image.dtype)
+        return mix(a.image, b.image, u)  # (H, W, 3), rounded: truncating darkens blends and flickers
 
     def has_frames_for(self, version: int) -> bool:
         """Whether a frame of this path version is ready (cue latency is measured to this)."""
