@@ -64,3 +64,28 @@ def test_bench_command_runs_through_the_cli(capsys, one_thread) -> None:
         assert e.code in (0, None), capsys.readouterr().err[-800:]
     r = json.loads(capsys.readouterr().out)
     assert {"machine", "models"} <= set(r)
+
+
+def test_the_best_eager_configuration_of_each_dtype_is_compiled(monkeypatch):
+    # A sweep where fp32 wins by noise must still compile bf16 (2.2x compiled on an AMX CPU, fp32 less).
+    import torch
+
+    from livegan import bench_configs
+
+    monkeypatch.setattr(bench_configs, "cpu_info", lambda: {"cores": 2, "load": 0.0, "native_bf16": True})
+    speed = {torch.float32: 5.0, torch.bfloat16: 4.8}
+    monkeypatch.setattr(bench_configs, "raw_fps", lambda gen, s, batch, dtype, threads: speed[dtype] + batch / 10
+                        + (threads or 0))
+    asked: list[dict] = []
+
+    def compiled_rows(gen, best, seconds, log):
+        asked.append(best)
+        return [{**best, "compiled": True, "fps": best["fps"] * (2.2 if best["dtype"] == "bfloat16" else 1.1)}]
+
+    monkeypatch.setattr(bench_configs, "_compiled_rows", compiled_rows)
+    r = bench_configs.raw_configs(object(), 0.1, device="cpu", compile_mode="on")
+    assert [(a["dtype"], a["batch"], a["threads"]) for a in asked] == [("float32", 4, 2), ("bfloat16", 4, 2)]
+    assert r["best"]["dtype"] == "bfloat16" and r["best"]["compiled"]
+    asked.clear()
+    bench_configs.raw_configs(object(), 0.1, device="cpu", compile_mode="off")
+    assert asked == []
