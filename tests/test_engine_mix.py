@@ -24,3 +24,10 @@ def test_mix_is_exact_at_the_ends_and_never_darkens_a_flat_picture():
     white = np.full((2, 2, 3), 255, np.uint8)
     assert np.all(mix(white, white, 0.3) == 255), "no overflow at the top of the range"
     assert np.all(mix(a, b, 0.5) == 145)
+
+
+def test_float_frames_blend_in_float_as_before():
+    a = np.full((2, 2, 3), 10.0, np.float32)
+    b = np.full((2, 2, 3), 20.0, np.float32)
+    out = mix(a, b, 0.25)
+    assert out.dtype == np.uint8 and np.all(out == 13)  # 12.5 rounds up, as the float blend always did

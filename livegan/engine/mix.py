@@ -15,7 +15,13 @@ import numpy as np
 
 
 def mix(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
-    """(1-w)*a + w*b for (H, W, 3) uint8 frames, rounded to nearest (truncating darkens blends)."""
+    """(1-w)*a + w*b as uint8 (H, W, 3), rounded to nearest (truncating darkens blends).
+
+    uint8 frames blend in fixed point; any other dtype (a custom generator's
+    float frames) in float32, as before.
+    """
+    if a.dtype != np.uint8 or b.dtype != np.uint8:
+        return (a.astype(np.float32) * (1.0 - w) + b.astype(np.float32) * w + 0.5).astype(np.uint8)
     k = int(w * 256.0 + 0.5)
     if k <= 0:
         return a

@@ -123,8 +123,8 @@ class RenderWorker:
         self._version = -1
         self._version_seen_at = 0.0
         self._latency_pending = False
-        self._per_frame: dict[Config, float] = {}  # (batch, threads) -> EMA of seconds per frame
-        self._samples: dict[Config, int] = {}      # (batch, threads) -> batches measured (the first is warm-up)
+        self._per_frame: dict[Config, float] = {}  # (batch, threads) -> EMA of seconds per frame, from its 2nd batch
+        self._samples: dict[Config, int] = {}      # (batch, threads) -> batches rendered (the first is warm-up)
         self._attempts: dict[Config, int] = {}     # (batch, threads) -> batches planned with it (some come out
                                                    # smaller: a whole batch did not fit the render-ahead window)
         self._since_explore = 0
@@ -186,8 +186,6 @@ class RenderWorker:
         u = (t - a.t) / (b.t - a.t)
         if u < 1e-3:
             return a.image
-        if a.image.dtype != np.uint8 or b.image.dtype != np.uint8:  # a custom generator's float frames
-            return (a.image * (1.0 - u) + b.image * u).astype(a.image.dtype)
         return mix(a.image, b.image, u)  # (H, W, 3), rounded: truncating darkens blends and flickers
 
     def has_frames_for(self, version: int) -> bool:
@@ -277,14 +275,14 @@ class RenderWorker:
         return [(b, t) for t in (self.thread_options or (0,)) for b in self.batches]
 
     def _best(self) -> Config:
-        known = {c: p for c, p in list(self._per_frame.items()) if self._samples.get(c, 0) >= 2}
+        known = dict(self._per_frame)  # a copy: the display thread asks while the worker measures
         if not known:
             return (1, self.thread_options[0] if self.thread_options else 0)
         return pick_config(known, self.batch_tolerance, self.max_batch_seconds)
 
     def _hopeless(self, cfg: Config) -> bool:
         """A batch that takes over the latency budget even at twice the best time per frame measured."""
-        known = [p for c, p in list(self._per_frame.items()) if self._samples.get(c, 0) >= 2]
+        known = list(self._per_frame.values())
         return (cfg[0] > 1 and self.max_batch_seconds is not None and bool(known)
                 and cfg[0] * min(known) / 2 > self.max_batch_seconds)
 

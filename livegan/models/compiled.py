@@ -99,7 +99,8 @@ def _plain(t: torch.Tensor) -> torch.Tensor:
     """``t`` with the strides a fresh tensor has: graphs are guarded on strides, and a batch of one
     from numpy (``z[None]``, or np.stack of one frame) has stride 0 in its batch dimension, which no
     graph was compiled for (a recompile: eager for the rest of the show)."""
-    return t if t.stride() == t.new_empty(t.shape).stride() else t.new_empty(t.shape).copy_(t)
+    fresh = t.new_empty(t.shape)
+    return t if t.stride() == fresh.stride() else fresh.copy_(t)
 
 
 class CompiledForward:
@@ -181,18 +182,22 @@ def compile_generator(gen: Any, mode: str = "on", *, batches: Iterable[int] = (1
     return True
 
 
+def _in_use(gen: Any) -> CompiledForward | None:
+    """``gen``'s compiled forward while it runs compiled (None: never compiled, or fallen back to eager)."""
+    fwd = getattr(gen, "__dict__", {}).get("forward")
+    return fwd if isinstance(fwd, CompiledForward) and not fwd.failed and fwd.ready else None
+
+
 def compiled_batches(gen: Any) -> tuple[int, ...] | None:
     """The batch sizes ``gen`` runs compiled (None: not compiled, or fallen back to eager)."""
-    fwd = getattr(gen, "__dict__", {}).get("forward")
-    if not isinstance(fwd, CompiledForward) or fwd.failed or not fwd.ready:
-        return None
-    return tuple(sorted({key[0][0] for key in fwd.ready}))
+    fwd = _in_use(gen)
+    return None if fwd is None else tuple(sorted({key[0][0] for key in fwd.ready}))
 
 
 def compiled_threads(gen: Any) -> int | None:
     """The torch thread count ``gen``'s compiled graphs were built at (None: not compiled)."""
-    fwd = getattr(gen, "__dict__", {}).get("forward")
-    return fwd.threads if isinstance(fwd, CompiledForward) and not fwd.failed else None
+    fwd = _in_use(gen)
+    return None if fwd is None else fwd.threads
 
 
 def uncompile(gen: Any) -> None:
