@@ -23,6 +23,7 @@ from livegan.errors import ModelError
 from livegan.outputs.null import NullOutput
 from livegan.show.session import ShowConfig, auto_dtype, build_show
 from livegan.triggers.events import Cue
+from test_worker import wait_for
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -111,9 +112,17 @@ def test_show_switches_to_baked_and_says_so(baked_files):
     show = build_show(cfg(sl, banks), clock=clock, output=NullOutput())
     fw = show.worker
     assert isinstance(fw, FallbackWorker)
+
+    class Broken:
+        def render(self, z, y, truncation):
+            raise RuntimeError("test: the generator broke")
+
+    # Really failing renders: bumping the error count while the real tiny generator ran raced with
+    # its first frame (a frame kept before the watchdog looked resets the failures in a row).
+    fw.generator = Broken()
     fw.start()
     try:
-        fw.live.stats.errors += 3  # as three failed renders in a row would leave it
+        assert wait_for(lambda: fw.live.stats.errors >= 3)
         fw.watchdog()
         show.dispatch(Cue("next", source="test"), clock.now())
         show.overlay_on = True
