@@ -73,7 +73,12 @@ class WorkerStats:
     first_frame_latency: list[float] = field(default_factory=list)  # worker saw a new path -> its first frame kept (s)
 
 
-SPACING_SLACK = 1.02  # frames are spaced 2 % wider than they take to render (see _plan)
+# Render-ahead and frame spacing (see _plan): the newest frame is kept this many frames (beyond the
+# batch being rendered) ahead of the display; the spacing corrects a gap from that by this share
+# per batch, by at most this share of a frame.
+TARGET_AHEAD = 0.5
+SPACING_GAIN = 0.3
+SPACING_RANGE = 0.25
 Config = tuple[int, int]  # (batch size, torch threads; 0 where the worker does not manage threads)
 
 
@@ -132,6 +137,7 @@ class RenderWorker:
         self._config: Config = (1, self.thread_options[0] if self.thread_options else 0)  # of the batch planned
         self._failing = 0                  # generator failures in a row (the retry back-off grows with it)
         self._rendering: int | None = None  # path version of the batch in flight
+        self._idle = 0.0                   # seconds until a whole batch fits the render-ahead window
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
@@ -203,21 +209,26 @@ class RenderWorker:
     def _plan(self, now: float, version: int) -> list[float]:
         """Show times to render next: a batch ahead of the display, the cue's frame first after a cue.
 
-        Frames are spaced by what the generator really takes per frame (never
-        closer than the worker's fps), so a slow generator gives evenly spaced
-        frames for the display to blend between, and a batch is ready by the
-        time its first frame is due. Render-ahead is bounded twice: in show
-        time (``max_ahead``) and in frames (``ahead_batches`` batches), so a
-        cue never waits behind a deep queue of frames for the old path.
+        The display uses up frames at one per ``spacing`` of show time, so the
+        spacing *is* the engine's frame rate. It is not fixed: a fixed spacing a
+        little wider than a frame takes (to stay ahead) left the generator idle
+        for the difference and more, whenever a fast frame met the render-ahead
+        limit (5-6 % of a CPU generator's time, measured). Instead the spacing
+        follows the render-ahead: it is the measured time per frame, widened
+        while the newest frame is less than ``TARGET_AHEAD`` frames (plus this
+        batch) ahead of the display and narrowed while it is more. The display
+        then uses frames exactly as fast as the generator makes them, and the
+        generator never waits unless it is faster than the display needs.
+        Render-ahead is bounded twice: in show time (``max_ahead``) and in
+        frames (``ahead_batches`` batches), so a cue never waits behind a
+        deep queue of frames for the old path; ``self._idle`` says how long
+        to wait until a whole batch fits.
         """
         new_path = version != self._version or self._last_t is None
         self._config = self._choose(new_path)
+        self._idle = 0.0
         n = self._config[0]
         per = self._per_frame.get(self._config, self.stats.frame_seconds)
-        # The display uses up frames at one per ``spacing`` of show time, so this spacing *is* the
-        # engine's frame rate: the slack (to stay ahead rather than fall behind and hold a frame)
-        # is speed the show gives away. 2 % of it; the EMA of ``per`` follows the machine's load.
-        spacing = max(self.interval, SPACING_SLACK * per)
         lead = n * per                             # the batch must be ready when its first frame is due
         if new_path:
             # A new path (a cue): its first frame is due as soon as it can be ready,
@@ -225,15 +236,21 @@ class RenderWorker:
             self._version = version
             self._version_seen_at = now
             self._latency_pending = True
+            spacing = max(self.interval, per)
             return [now + lead + i * spacing for i in range(n)]
+        ahead = self._last_t - now                 # the newest queued frame, beyond the display's now
+        target = lead + TARGET_AHEAD * per         # while this batch renders, the display still blends
+        adjust = min(max(SPACING_GAIN * (target - ahead) / n, -SPACING_RANGE * per), SPACING_RANGE * per)
+        spacing = max(self.interval, per + adjust)
         start = max(self._last_t + spacing, now + lead)
         times = [start + i * spacing for i in range(n)]
-        # Never less than this batch after the one that just finished: a shorter window cut batches
-        # short (a CPU at ~6 fps rendered 2 of every 3 frames alone, its batch of 2 never fitting).
-        horizon = now + max(lead + n * spacing, min(self.max_ahead, self.ahead_batches * n * spacing))
-        fit = [x for x in times if x <= horizon]
+        # Room for this batch beyond the target (never less: a shorter window cut batches short),
+        # within max_ahead and ahead_batches where those are wider.
+        room = max(target + lead + TARGET_AHEAD * per, min(self.max_ahead, self.ahead_batches * n * spacing))
+        fit = [x for x in times if x <= now + room]
         if len(fit) < n and self._last_t > now + lead:
-            return []  # wait until a whole batch fits: the frames queued last until it is ready
+            self._idle = times[-1] - room - now    # the frames queued last until a whole batch fits
+            return []
         return fit
 
     def _choose(self, new_path: bool) -> Config:
@@ -318,8 +335,8 @@ class RenderWorker:
             now = self.clock.now()
             version = self.director.version
             times = self._plan(now, version)
-            if not times:
-                self._stop.wait(self.interval / 2)
+            if not times:  # ahead of the display: wait until a batch fits, looking at least twice a frame
+                self._stop.wait(min(self.interval / 2, max(self._idle, 0.001)))
                 continue
             threads = self._config[1]
             if threads and threads != threads_set and self.set_threads is not None:
