@@ -68,7 +68,8 @@ DISPLAY_SIZES: tuple[tuple[int, int], ...] = ((1920, 1080), (3840, 2160))
 def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float = 1.5,
                max_batch: int = 4, seed: int = 0, output: Any = None, overlay: bool = True,
                interruptible: bool = True, worker_options: dict | None = None,
-               settle_seconds: float | None = None, raw: Any = None, rounds: int = 3) -> dict[str, Any]:
+               settle_seconds: float | None = None, raw: Any = None, raw_frame: Any = None,
+               rounds: int = 3) -> dict[str, Any]:
     """The real worker + director + a display loop presenting to ``output`` (None: to nothing).
 
     Three phases, all with the display loop running:
@@ -84,7 +85,13 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
       so only a comparison interleaved like this is fair;
     - cues, ``seconds / 2``, a cue every ``cue_every``: cue latencies and
       ``engine_fps_with_cues`` (frames a cue made stale are thrown away, so
-      this is lower by design).
+      this is lower by design). Each latency is split into the cue frame's
+      own render (``cue_frame_ms``) and the rest (``cue_wait_ms``: the work
+      in flight when the cue came, and the display noticing the frame). With
+      ``raw_frame`` (renders single frames for some seconds, returns each
+      one's seconds) the cue phase is cut into ``rounds`` pieces too, each
+      after a raw piece: ``raw_batch1_frame_ms_p50/p99_interleaved``, the
+      least a cue's frame could take meanwhile.
 
     ``display_fps`` 0 turns the display loop off: the main thread only gives
     cues and watches for their first frame (every 5 ms).
@@ -106,7 +113,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         settle = loop.run(3 * seconds if settle_seconds is None else settle_seconds, until=lambda: worker.explored)
         n = rounds if raw is not None else 1
         steady = {"elapsed": 0.0, "presented": 0, "present_ms": [], "present_cpu_ms": []}
-        kept = busy = 0.0
+        kept = busy = span = 0.0
         raw_fps_seen: list[float] = []
         for _ in range(n):
             if raw is not None:
@@ -115,31 +122,58 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
                 worker.start()
                 k = worker.stats.frames  # back in its stride: one batch kept, not counted
                 loop.run(seconds, until=lambda: worker.stats.frames > k)
-            f0, b0 = worker.stats.frames, worker.stats.busy_seconds
+            a = worker.timer()
             part = loop.run(seconds / 2 / n)
-            kept += worker.stats.frames - f0
-            busy += worker.stats.busy_seconds - b0
+            b = worker.timer()
+            # From the first to the last batch end in the piece: whole batches only, none cut at an end.
+            ends = [h for h in list(worker.stats.history) if a <= h[0] <= b]
+            if len(ends) >= 2:
+                span += ends[-1][0] - ends[0][0]
+                kept += ends[-1][1] - ends[0][1]
+                busy += ends[-1][2] - ends[0][2]
             for key in steady:
                 steady[key] += part[key]
-        f1 = worker.stats.frames
-        cues = loop.run(seconds / 2, cue_every=cue_every)
-        f2 = worker.stats.frames
+        n = rounds if raw_frame is not None else 1
+        cues = {"elapsed": 0.0, "latencies": [], "present_ms": [], "present_cpu_ms": []}
+        cue_frames: list[float] = []
+        raw_frames: list[float] = []
+        kept_with_cues = 0
+        for _ in range(n):
+            if raw_frame is not None:
+                worker.stop()
+                raw_frames += raw_frame(seconds / 2 / n)
+                worker.start()
+                k = worker.stats.frames
+                loop.run(seconds, until=lambda: worker.stats.frames > k)
+            f0, r0 = worker.stats.frames, len(worker.stats.first_frame_render)
+            part = loop.run(seconds / 2 / n, cue_every=cue_every)
+            kept_with_cues += worker.stats.frames - f0
+            for key in cues:
+                cues[key] += part[key]
+            # The cue frames of this piece's cues (the worker notes each just after the display sees it).
+            loop.run(0.2, until=lambda: len(worker.stats.first_frame_render) >= r0 + len(part["latencies"]))
+            cue_frames += worker.stats.first_frame_render[r0:r0 + len(part["latencies"])]
     finally:
         worker.stop()
         unhook()
     st = worker.stats
     out = {
         "settle_seconds": round(settle["elapsed"], 1),
-        "engine_fps": round(kept / steady["elapsed"], 3),
-        "engine_fps_with_cues": round((f2 - f1) / cues["elapsed"], 3),
+        "engine_fps": round(kept / span, 3) if span else 0.0,
+        "engine_fps_with_cues": round(kept_with_cues / cues["elapsed"], 3),
         # Where a gap to the raw fps goes: the share of the steady phase the generator was rendering
         # (idle: the worker waited for the display), and its time per frame meanwhile.
-        "generator_busy": round(busy / steady["elapsed"], 3),
+        "generator_busy": round(busy / span, 3) if span else None,
         "frame_ms_in_show": round(1000 * busy / max(1, kept), 1),
         "display_fps": round(steady["presented"] / steady["elapsed"], 2) if display_fps else None,
         "cue_latency_ms_p50": _r(_pct(cues["latencies"], 50)),
         "cue_latency_ms_p99": _r(_pct(cues["latencies"], 99)),
         "cues": len(cues["latencies"]),
+        # The cue's own frame, and everything else a cue waited for (the work in flight, the display's look).
+        "cue_frame_ms_p50": _r(_pct([1000 * x for x in cue_frames], 50)),
+        "cue_frame_ms_p99": _r(_pct([1000 * x for x in cue_frames], 99)),
+        "cue_wait_ms_p99": _r(_pct([a - 1000 * b for a, b in zip(cues["latencies"], cue_frames)], 99))
+        if len(cue_frames) == len(cues["latencies"]) else None,
         "batch_ms": round(1000 * st.batch_seconds, 1),
         "batches_by_size": dict(sorted(st.batch_sizes.items())),
         "batches_by_threads": dict(sorted(st.thread_counts.items())),
@@ -150,6 +184,9 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     if raw_fps_seen:
         out["raw_fps_interleaved"] = round(sum(raw_fps_seen) / len(raw_fps_seen), 3)
         out["ratio_interleaved"] = round(out["engine_fps"] / out["raw_fps_interleaved"], 3)
+    if raw_frames:
+        out["raw_batch1_frame_ms_p50_interleaved"] = _r(1000 * _pct(raw_frames, 50))
+        out["raw_batch1_frame_ms_p99_interleaved"] = _r(1000 * _pct(raw_frames, 99))
     if output is not None:
         ms, cpu = steady["present_ms"] + cues["present_ms"], steady["present_cpu_ms"] + cues["present_cpu_ms"]
         out["present_ms_mean"] = _r(sum(ms) / len(ms) if ms else None)
@@ -221,7 +258,7 @@ def bench_model(name: str, *, random_weights: bool, device: str, seconds: float,
                 display_sizes: tuple[tuple[int, int], ...] = DISPLAY_SIZES, log: Any = None) -> dict[str, Any]:
     import torch
 
-    from .bench_configs import raw_configs, raw_fps
+    from .bench_configs import raw_configs, raw_fps, raw_times
     from .models.registry import load_generator, resolve_device
     from .threads import apply_thread_policy, live_worker_options
 
@@ -247,10 +284,20 @@ def bench_model(name: str, *, random_weights: bool, device: str, seconds: float,
     def raw_best(sec: float) -> float:  # the best raw configuration again, between pieces of the engine's run
         return raw_fps(gen, sec, batch=best["batch"], dtype=getattr(torch, best["dtype"]), threads=best["threads"])
 
-    eng = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, worker_options=options, raw=raw_best)
+    # A cue's frame is rendered alone: the fastest single frame the engine's generator can make, again
+    # between pieces of the cue phase (compiled where the engine is, at its compiled thread count).
+    singles = [r for r in raw["configs"] if r["batch"] == 1]
+    usable = [r for r in singles if r["dtype"] == dt and r["compiled"] == compiled] or singles
+    b1 = max(usable, key=lambda r: r["fps"], default=best)
+
+    def raw_single(sec: float) -> list[float]:
+        return raw_times(gen, sec, batch=1, dtype=getattr(torch, b1["dtype"]), threads=b1["threads"])
+
+    eng = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, worker_options=options, raw=raw_best,
+                     raw_frame=raw_single)
     off = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, display_fps=0, worker_options=options,
-                     raw=raw_best)
-    batch1 = max((r["fps"] for r in raw["configs"] if r["batch"] == 1), default=best["fps"])
+                     raw=raw_best, raw_frame=raw_single)
+    batch1 = max((r["fps"] for r in singles), default=best["fps"])
     out = {"model": name, "size": gen.size, "device": dev, "raw": raw,
            "engine": {"dtype": dt, "thread_options": list(options.get("threads", ())),
                       "thread_policy": threads.reason, "compiled": compiled, **eng,

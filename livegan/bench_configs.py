@@ -54,6 +54,13 @@ def _inputs(gen: Any, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 def raw_fps(gen: Any, seconds: float, *, batch: int = 1, dtype: Any = None, threads: int | None = None,
             truncation: float = 0.7) -> float:
     """Frames per second of bare ``gen.render`` calls of ``batch`` frames (one warm-up call first)."""
+    times = raw_times(gen, seconds, batch=batch, dtype=dtype, threads=threads, truncation=truncation)
+    return batch * len(times) / sum(times)
+
+
+def raw_times(gen: Any, seconds: float, *, batch: int = 1, dtype: Any = None, threads: int | None = None,
+              truncation: float = 0.7) -> list[float]:
+    """Seconds of each bare ``gen.render`` call of ``batch`` frames, for about ``seconds`` (after a warm-up)."""
     import torch
 
     old_dtype, old_threads = gen.dtype, torch.get_num_threads()
@@ -64,11 +71,14 @@ def raw_fps(gen: Any, seconds: float, *, batch: int = 1, dtype: Any = None, thre
     try:
         z, y = _inputs(gen, batch)
         gen.render(z, y, truncation)  # warm-up
-        n, t0 = 0, time.perf_counter()
-        while n == 0 or time.perf_counter() - t0 < seconds:
+        times: list[float] = []
+        t0 = last = time.perf_counter()
+        while not times or last - t0 < seconds:
             gen.render(z, y, truncation)
-            n += batch
-        return n / (time.perf_counter() - t0)
+            now = time.perf_counter()
+            times.append(now - last)
+            last = now
+        return times
     finally:
         gen.dtype = old_dtype
         torch.set_num_threads(old_threads)

@@ -44,11 +44,27 @@ def test_bench_reports_every_configuration_and_the_engine_against_the_best(one_t
     assert eng["raw_fps_interleaved"] > 0
     assert eng["ratio_interleaved"] == round(eng["engine_fps"] / eng["raw_fps_interleaved"], 3)
     assert 0 < eng["generator_busy"] <= 1.05
+    assert 0 < eng["raw_batch1_frame_ms_p50_interleaved"] <= eng["raw_batch1_frame_ms_p99_interleaved"]
     assert eng["cues"] >= 0 and eng["chosen"]["batch"] in (1, 2, 3, 4)
     assert m["engine_no_display"]["display_fps"] is None and m["engine_no_display"]["engine_fps"] > 0
     assert sum(eng["batches_by_size"].values()) > 0
     assert "display" not in m
     assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_cue_latency_is_split_into_the_cue_frame_and_the_wait(one_thread, tiny_gen):
+    # Cues every 0.2 s on the tiny generator: each latency is paired with its own frame's render time.
+    from livegan.bench import engine_run
+    from livegan.bench_configs import raw_fps, raw_times
+
+    r = engine_run(tiny_gen, 3.0, cue_every=0.2, raw=lambda sec: raw_fps(tiny_gen, sec),
+                   raw_frame=lambda sec: raw_times(tiny_gen, sec), settle_seconds=1.0)
+    assert r["cues"] >= 3
+    assert 0 < r["cue_frame_ms_p50"] <= r["cue_frame_ms_p99"] <= r["cue_latency_ms_p99"]
+    # A latency runs from the cue to its frame being seen: it always includes that frame's render.
+    assert r["cue_wait_ms_p99"] is not None and r["cue_wait_ms_p99"] >= 0
+    assert r["raw_batch1_frame_ms_p50_interleaved"] > 0
+    assert r["engine_fps"] > 0 and 0 < r["generator_busy"] <= 1.0
 
 
 def test_bench_command_runs_through_the_cli(capsys, one_thread) -> None:

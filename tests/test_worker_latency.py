@@ -345,4 +345,6 @@ def test_the_generator_never_waits_and_the_display_always_has_a_frame_ahead(cost
     # the warm-up ones too): only the 0.1 ms looks and the first frame's wait are not rendering.
     kept_fps = worker.stats.frames / clock.t
     raw_fps = len(costs) / sum(costs)
+    ends = list(worker.stats.history)  # (compute time, frames, busy) at each batch end, for exact rates
+    assert ends[-1][1] == worker.stats.frames and [e[0] for e in ends] == sorted(e[0] for e in ends)
     assert kept_fps >= 0.98 * raw_fps, (kept_fps, raw_fps, ticks[0])

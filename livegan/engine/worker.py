@@ -71,6 +71,10 @@ class WorkerStats:
     batch_sizes: dict[int, int] = field(default_factory=dict)  # batch size -> batches rendered
     thread_counts: dict[int, int] = field(default_factory=dict)  # torch threads -> batches rendered (if managed)
     first_frame_latency: list[float] = field(default_factory=list)  # worker saw a new path -> its first frame kept (s)
+    first_frame_render: list[float] = field(default_factory=list)   # ... of which rendering that frame's batch (s)
+    # (timer, frames, busy_seconds) after each finished batch: rates between two batch ends are exact,
+    # where counting frames in a window is off by up to a batch at each end.
+    history: deque = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 # Render-ahead and frame spacing (see _plan): the newest frame is kept this many frames (beyond the
@@ -392,8 +396,9 @@ class RenderWorker:
             if self.director.version != version:
                 s.dropped_stale += len(specs)  # a cue arrived while rendering
                 self._last_t = None
-                continue
-            self._keep(specs, images, version, bad)
+            else:
+                self._keep(specs, images, version, bad, dt)
+            s.history.append((t0 + dt, s.frames, s.busy_seconds))
 
     def should_stop(self) -> bool:
         """True while the batch being rendered is for a path a cue has replaced (or the worker stops).
@@ -404,7 +409,8 @@ class RenderWorker:
         """
         return self._rendering is not None and (self._stop.is_set() or self.director.version != self._rendering)
 
-    def _keep(self, specs: list, images: np.ndarray, version: int, bad: np.ndarray | None = None) -> None:
+    def _keep(self, specs: list, images: np.ndarray, version: int, bad: np.ndarray | None = None,
+              seconds: float = 0.0) -> None:
         s = self.stats
         kept = 0
         with self._lock:
@@ -420,6 +426,7 @@ class RenderWorker:
             self._latency_pending = False
             if len(s.first_frame_latency) < 100_000:
                 s.first_frame_latency.append(self.clock.now() - self._version_seen_at)
+                s.first_frame_render.append(seconds)
         s.frames += kept
         self._last_t = specs[-1].t
 
