@@ -273,8 +273,9 @@ def bench_model(name: str, *, random_weights: bool, device: str, seconds: float,
     compiled = False
     if best["compiled"]:
         from .models.compiled import compile_generator
-        # At the batches and thread count it measured best (a cue's frame needs batch 1 too).
-        compiled = compile_generator(gen, "on", batches=sorted({1, best["batch"]}) if dev == "cpu" else (1, 2, 4),
+        # At every batch size (the worker picks in place; a cue's frame needs batch 1) and the thread
+        # count it measured best at.
+        compiled = compile_generator(gen, "on", batches=[b for b in (1, 2, 4) if b <= max_batch],
                                      warn=log or print, threads=best["threads"] if dev == "cpu" else None)
     # As a show runs it (session.py): the thread counts the worker measures in place, compiled batches.
     options = live_worker_options(gen, threads, max_batch)

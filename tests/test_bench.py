@@ -94,7 +94,8 @@ def test_the_best_eager_configuration_of_each_dtype_is_compiled(monkeypatch):
                         + (threads or 0))
     asked: list[dict] = []
 
-    def compiled_rows(gen, best, seconds, log):
+    def compiled_rows(gen, best, seconds, log, batches):
+        assert batches == (1, 2, 4), "every batch size is compiled: the worker picks in place"
         asked.append(best)
         return [{**best, "compiled": True, "fps": best["fps"] * (2.2 if best["dtype"] == "bfloat16" else 1.1)}]
 
