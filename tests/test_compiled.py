@@ -95,6 +95,38 @@ def test_a_failing_compile_falls_back_to_eager_with_one_line(monkeypatch, caplog
     assert gen.render(z, y, 0.7).shape == (1, 32, 32, 3)
 
 
+def test_warm_up_never_settles_for_a_silently_eager_graph(one_thread):
+    # Past dynamo's recompile limit (8 graphs per code object by default: `livegan bench` with two
+    # models, two dtypes and three batch sizes) dynamo ran the forward eager without a word, and the
+    # bench measured eager speed as "compiled". Warm-up raises the limit and makes hitting it an error.
+    import torch._dynamo.config as dynamo_config
+
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    fwd = compiled.CompiledForward(gen, type(gen).forward.__get__(gen))
+    seen: list[tuple] = []
+    fwd.compiled = lambda z, y, t: seen.append((dynamo_config.fail_on_recompile_limit_hit,
+                                                dynamo_config.recompile_limit))
+    fwd.warm_up(torch.zeros((1, gen.num_latents, 128)), torch.zeros((1, 1000)), 0.7)
+    assert seen == [(True, max(8, compiled.RECOMPILE_LIMIT))] and seen[0][1] >= 64
+    assert dynamo_config.fail_on_recompile_limit_hit is False, "only while warming up"
+
+
+@pytest.mark.compile
+def test_a_compile_past_the_recompile_limit_falls_back_with_one_line(monkeypatch, one_thread):
+    import torch._dynamo.config as dynamo_config
+
+    monkeypatch.setattr(compiled, "RECOMPILE_LIMIT", 1)
+    monkeypatch.setattr(dynamo_config, "recompile_limit", 1)
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    lines: list[str] = []
+    try:
+        assert compiled.compile_generator(gen, "on", batches=(1, 2), warn=lines.append) is False
+    finally:
+        compiled.uncompile(gen)
+        torch._dynamo.reset()
+    assert len(lines) == 1 and "running eager" in lines[0], lines
+
+
 def test_a_compiled_graph_that_fails_later_runs_eager(one_thread, caplog):
     gen = load_generator("tiny", random_weights=True, device="cpu")
     eager = type(gen).forward.__get__(gen)

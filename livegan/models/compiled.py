@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 COMPILE_MODES: tuple[str, ...] = ("auto", "on", "off")
 PAYS_AT = 1.05   # compiled must give at least this many times the eager fps for `auto`
+# Graphs dynamo may keep for the generator's forward (one code object for every model, dtype, batch
+# size and thread count compiled in this process): its default of 8 was reached by `livegan bench`
+# with two models, and past it dynamo runs the forward eager *silently*.
+RECOMPILE_LIMIT = 64
 RECORD_FILE = "compile-pays.json"
 
 
@@ -135,8 +139,13 @@ class CompiledForward:
 
     def warm_up(self, z: torch.Tensor, y: torch.Tensor, truncation: float) -> None:
         """Compile (or load from the cache) the graph for this shape: raises if that fails."""
+        import torch._dynamo.config as dynamo_config
+
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, RECOMPILE_LIMIT)
+        # Over the limit, an error (then eager with one line), never an eager "compiled" generator.
         with torch.no_grad(), torch.autocast(self.gen.device.type, dtype=self.gen.dtype,
-                                             enabled=self.gen.dtype != torch.float32):
+                                             enabled=self.gen.dtype != torch.float32), \
+                dynamo_config.patch(fail_on_recompile_limit_hit=True):
             self.compiled(z, y, truncation)
             self.ready.add(self._key(z, truncation))
             self.threads = torch.get_num_threads()
