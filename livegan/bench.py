@@ -117,11 +117,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         raw_fps_seen: list[float] = []
         for _ in range(n):
             if raw is not None:
-                worker.stop()
-                raw_fps_seen.append(raw(seconds / 2 / n))
-                worker.start()
-                k = worker.stats.frames  # back in its stride: one batch kept, not counted
-                loop.run(seconds, until=lambda: worker.stats.frames > k)
+                raw_fps_seen.append(loop.aside(lambda: raw(seconds / 2 / n), seconds))
             a = worker.timer()
             part = loop.run(seconds / 2 / n)
             b = worker.timer()
@@ -140,11 +136,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         kept_with_cues = 0
         for _ in range(n):
             if raw_frame is not None:
-                worker.stop()
-                raw_frames += raw_frame(seconds / 2 / n)
-                worker.start()
-                k = worker.stats.frames
-                loop.run(seconds, until=lambda: worker.stats.frames > k)
+                raw_frames += loop.aside(lambda: raw_frame(seconds / 2 / n), seconds)
             f0, r0 = worker.stats.frames, len(worker.stats.first_frame_render)
             part = loop.run(seconds / 2 / n, cue_every=cue_every)
             kept_with_cues += worker.stats.frames - f0
@@ -210,6 +202,17 @@ class _DisplayLoop:
         self.presented_total = 0
         self.ov = {"song": "bench  (song 1/1)", "section": "section 1/8", "lyric": "a goldfish sleeping in a teapot",
                    "next_lyric": "a weasel in the snow", "cue": "next (bench)"} if overlay else None
+
+    def aside(self, measure: Any, seconds: float) -> Any:
+        """``measure()`` with the worker stopped; then the worker again, back in its stride (one batch
+        kept, not counted; at most ``seconds``)."""
+        worker = self.worker
+        worker.stop()
+        result = measure()
+        worker.start()
+        k = worker.stats.frames
+        self.run(seconds, until=lambda: worker.stats.frames > k)
+        return result
 
     def run(self, seconds: float, cue_every: float | None = None, until: Any = None) -> dict[str, Any]:
         clock, worker, director, output = self.clock, self.worker, self.director, self.output
