@@ -116,7 +116,8 @@ def test_renders_ahead_in_batches_until_the_window_is_full(rig):
     time.sleep(0.1)  # show time stands still: the worker must stop at its render-ahead window
     calls = list(fake.calls)
     assert calls[0] == 1, "the first frame of a path is rendered alone"
-    assert max(calls) == 4 and sum(c > 1 for c in calls) >= 2, calls
+    # Each size a warm-up and twice measured: 1, 1, 1, 2, 2, 2, 3, 3 fill the 15 frames of max_ahead.
+    assert max(calls) >= 3 and sum(c > 1 for c in calls) >= 2 and sum(calls) <= 15, calls
     assert all(c <= 4 for c in calls)
     with worker._lock:
         times = [f.t for f in worker._frames]

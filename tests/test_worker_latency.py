@@ -34,17 +34,20 @@ class TickingClock(ManualClock):
         return self.t
 
 
-def _run(cost, *, frames: int, fps: float = 30.0, max_ahead: float = 100.0, **kw) -> tuple[FakeRenderer, RenderWorker]:
+def _run(cost, *, frames: int, fps: float = 30.0, max_ahead: float = 100.0, measured=None,
+         **kw) -> tuple[FakeRenderer, RenderWorker]:
     """Run a worker under a cost model until it kept ``frames`` frames.
 
     Show time moves with the compute time of each batch, and by 10 ms each
     time the worker looks at it (so a worker that is ahead and idles sees
-    time move on): batch sizes depend only on the cost model.
+    time move on): batch sizes depend only on the cost model. ``measured``
+    (called once per batch) stands in for the worker's timer where it
+    differs from the show's cost.
     """
     clock = TickingClock()
     director = make_director()
     fake = FakeRenderer(director)
-    fake.timer = CostTimer(cost)
+    fake.timer = CostTimer(measured or cost)
     fake.hook = lambda n: clock.advance(cost(fake.calls[n]))
     worker = RenderWorker(director, fake, clock, fps=fps, max_batch=4, max_ahead=max_ahead,
                           timer=fake.timer, **kw)
@@ -58,8 +61,8 @@ def _run(cost, *, frames: int, fps: float = 30.0, max_ahead: float = 100.0, **kw
 
 def test_a_cpu_that_gains_nothing_from_batches_renders_one_frame_at_a_time():
     fake, worker = _run(CPU_COST, frames=60)
-    assert fake.calls[:8] == [1, 1, 2, 2, 3, 3, 4, 4], "each size rendered twice: a warm-up, then measured"
-    calls = fake.calls[8:]
+    assert fake.calls[:12] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4], "each size: a warm-up, then measured twice"
+    calls = fake.calls[12:]
     explored = sum(c > 1 for c in calls)
     # Only the periodic re-measurement of a neighbour (one batch in 41) uses a bigger batch.
     assert explored <= len(calls) // 40 + 1, fake.calls
@@ -67,7 +70,7 @@ def test_a_cpu_that_gains_nothing_from_batches_renders_one_frame_at_a_time():
 
 def test_a_gpu_that_gains_from_batches_uses_them():
     fake, worker = _run(GPU_COST, frames=60, max_batch_seconds=None)
-    calls = fake.calls[8:]
+    calls = fake.calls[12:]
     assert calls.count(4) >= len(calls) * 3 // 4, fake.calls
 
 
@@ -75,8 +78,27 @@ def test_the_latency_budget_caps_the_batch():
     # 4 frames take 28 ms, over a 20 ms budget; 2 take 24 ms, over it too: batch 1 despite the speed-up.
     fake, worker = _run(GPU_COST, frames=40, max_batch_seconds=0.02)
     assert worker._best() == (1, 0)
-    calls = fake.calls[8:]
+    calls = fake.calls[12:]
     assert sum(c > 1 for c in calls) <= len(calls) // 40 + 1, fake.calls  # re-measurements only
+
+
+@pytest.mark.parametrize("hiccup", [1.0, 1.4])
+def test_one_slow_batch_while_measuring_does_not_decide_the_batch_size(hiccup):
+    # Per frame: 120 ms alone, 85 ms in 2, 67 ms in 4 (biggan-deep-128 compiled on this 2-core CPU).
+    # The first measured batch of 4 is slowed by other work on the machine (a third, as seen here).
+    # The old rule (one measured batch, then an average) kept batch 2 for a hundred batches.
+    per = {1: 0.120, 2: 0.085, 3: 0.075, 4: 0.067}
+    fours = []
+
+    def measured(b: int) -> float:  # the worker's timer: called once per batch
+        fours.extend([b] if b == 4 else [])
+        return b * per[b] * (hiccup if fours == [4, 4] and b == 4 else 1.0)  # the 1st is the warm-up
+
+    fake, worker = _run(lambda b: b * per[b], measured=measured, frames=300, max_batch_seconds=None,
+                        batches=(1, 2, 4))  # the batch sizes a compiled generator has
+    assert worker._best() == (4, 0)
+    calls = fake.calls[9:]
+    assert calls.count(4) >= len(calls) * 3 // 4, fake.calls
 
 
 def test_render_ahead_is_bounded_in_batches():
@@ -146,23 +168,24 @@ def test_first_frame_latency_counts_one_batch_on_a_cpu():
     director = make_director()
     fake = FakeRenderer(director)
     fake.timer = CostTimer(CPU_COST)
-    cues = {8, 16, 24, 32}
+    cues = {12: "next", 20: "prev", 28: "next", 36: "prev"}  # after the first 12 batches (each size
+                                                              # a warm-up and twice measured)
 
     def hook(n: int) -> None:
         clock.advance(CPU_COST(fake.calls[n]))
         if n in cues:
-            director.handle(Cue("next" if n % 16 else "prev", source="test"), clock.now())
+            director.handle(Cue(cues[n], source="test"), clock.now())
 
     fake.hook = hook
     worker = RenderWorker(director, fake, clock, fps=60.0, max_batch=4, max_ahead=1.0, timer=fake.timer)
     worker.start()
     try:
-        assert wait_for(lambda: len(fake.calls) > 36)
+        assert wait_for(lambda: len(fake.calls) > 40)
     finally:
         worker.stop()
     for n in sorted(cues):
         assert fake.calls[n + 1] == 1 and fake.versions[n + 1] != fake.versions[n], (n, fake.calls)
-    assert np.all(np.asarray(fake.calls[8:]) <= 2)
+    assert np.all(np.asarray(fake.calls[12:]) <= 2)
 
 
 def test_a_cue_interrupts_the_batch_in_flight():
@@ -256,7 +279,7 @@ def test_the_worker_measures_thread_counts_in_place_and_keeps_the_faster(faster)
     assert set_on[0] == (1, "render-1"), "the first option first, set on the render thread itself"
     assert all(name.startswith("render-") for _, name in set_on)
     assert worker._best() == (1, faster)
-    # Both counts were measured (each twice: warm-up, then measured), then the faster one kept.
+    # Both counts were measured (each a warm-up, then twice measured), then the faster one kept.
     assert worker.stats.thread_counts.get(1 if faster == 2 else 2, 0) >= 2
     assert worker.stats.thread_counts[faster] >= 80, worker.stats.thread_counts
 

@@ -83,6 +83,14 @@ class WorkerStats:
 TARGET_AHEAD = 0.5
 SPACING_GAIN = 0.3
 SPACING_RANGE = 0.25
+# Each configuration is rendered once to warm it up, then MEASURED times before it is compared, and
+# configurations are compared by the least time per frame of their last RECENT batches. On a shared
+# CPU the noise is one-sided (other work only slows a batch down, by up to a third seen here): with
+# one measured batch and an average, a single hiccup made the worker keep a batch size 24 % slower
+# per frame for a hundred batches (biggan-deep-128, compiled, batch 2 for 4). Frame spacing uses the
+# average (_per_frame): spaced by the least, the display would run out of frames.
+MEASURED = 2
+RECENT = 3
 Config = tuple[int, int]  # (batch size, torch threads; 0 where the worker does not manage threads)
 
 
@@ -132,7 +140,9 @@ class RenderWorker:
         self._version = -1
         self._version_seen_at = 0.0
         self._latency_pending = False
-        self._per_frame: dict[Config, float] = {}  # (batch, threads) -> EMA of seconds per frame, from its 2nd batch
+        self._per_frame: dict[Config, float] = {}  # (batch, threads) -> EMA of seconds per frame (for spacing)
+        self._recent: dict[Config, deque[float]] = {}  # (batch, threads) -> seconds per frame of its last
+                                                       # RECENT measured batches (the least: for choosing)
         self._samples: dict[Config, int] = {}      # (batch, threads) -> batches rendered (the first is warm-up)
         self._attempts: dict[Config, int] = {}     # (batch, threads) -> batches planned with it (some come out
                                                    # smaller: a whole batch did not fit the render-ahead window)
@@ -263,7 +273,7 @@ class RenderWorker:
         - After a cue (``new_path``): one frame, at the best thread count: the
           cue's frame never waits for the rest of a batch.
         - While some configuration is unmeasured: that one (each is rendered
-          twice, the first time only warms it up). Batch sizes that could not
+          ``1 + MEASURED`` times, the first only warms it up). Batch sizes that could not
           fit the latency budget even at twice the best speed seen are skipped.
         - Otherwise the smallest batch within ``batch_tolerance`` of the best
           time per frame (:func:`pick_config`), and every 40 batches one of its
@@ -274,7 +284,7 @@ class RenderWorker:
         if new_path:
             return (1, best[1])
         for cfg in self._grid():
-            if self._attempts.get(cfg, 0) < 2 and not self._hopeless(cfg):
+            if self._attempts.get(cfg, 0) < 1 + MEASURED and not self._hopeless(cfg):
                 return cfg
         if self._since_explore >= 40:
             near = self._neighbours(best)
@@ -285,7 +295,7 @@ class RenderWorker:
     @property
     def explored(self) -> bool:
         """Whether every batch size and thread count it may use has been measured (a show's first seconds)."""
-        return all(self._attempts.get(c, 0) >= 2 or self._hopeless(c) for c in self._grid())
+        return all(self._attempts.get(c, 0) >= 1 + MEASURED or self._hopeless(c) for c in self._grid())
 
     @property
     def best_config(self) -> Config:
@@ -296,7 +306,8 @@ class RenderWorker:
         return [(b, t) for t in (self.thread_options or (0,)) for b in self.batches]
 
     def _best(self) -> Config:
-        known = dict(self._per_frame)  # a copy: the display thread asks while the worker measures
+        # A copy: the display thread asks while the worker measures.
+        known = {c: min(r) for c, r in list(self._recent.items())}
         if not known:
             return (1, self.thread_options[0] if self.thread_options else 0)
         return pick_config(known, self.batch_tolerance, self.max_batch_seconds)
@@ -332,6 +343,7 @@ class RenderWorker:
         per = seconds / cfg[0]
         old = self._per_frame.get(cfg)
         self._per_frame[cfg] = per if old is None else 0.7 * old + 0.3 * per
+        self._recent.setdefault(cfg, deque(maxlen=RECENT)).append(per)
 
     def _run(self, generation: int) -> None:
         threads_set = None  # torch's thread count is per calling thread: set it on this one
