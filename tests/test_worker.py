@@ -171,6 +171,25 @@ def test_frame_at_before_the_new_path_holds_the_old_picture(rig):
     gate.set()
 
 
+def test_after_a_cue_the_old_path_plays_on_until_the_new_one_has_a_frame(rig):
+    director, fake, worker, clock = rig
+    director.handle(Cue("next", source="test"), 0.0)  # a 1 s transition from z=0 to z=1: frames differ
+    worker.start()
+    assert wait_for(lambda: _newest_t(worker) >= 0.3)
+    worker.stop()  # the new path below gets no frame
+    with worker._lock:
+        old = list(worker._frames)
+    assert len({f.version for f in old}) == 1 and old[0].image[0, 0, 0] < old[-1].image[0, 0, 0]
+    director.handle(Cue("goto", 3, source="test"), 0.0)
+    # Each old frame at its own time, blends between them, and past the newest: hold it.
+    for f in (old[0], old[len(old) // 2], old[-1]):
+        assert np.array_equal(worker.frame_at(f.t), f.image), f.t
+    a, b = old[-2], old[-1]
+    v = int(worker.frame_at((a.t + b.t) / 2)[0, 0, 0])
+    assert int(a.image[0, 0, 0]) <= v <= int(b.image[0, 0, 0])
+    assert np.array_equal(worker.frame_at(old[-1].t + 10), old[-1].image)
+
+
 def test_frame_at_blends_the_two_frames_around_t(rig):
     director, fake, worker, clock = rig
     director.handle(Cue("next", source="test"), 0.0)  # a 1 s transition from z=0 to z=1: frames differ

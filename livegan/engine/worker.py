@@ -2,9 +2,10 @@
 
 It runs on its own thread so input and display never wait for the generator.
 While the path ahead is known (between cues) it renders a few frames ahead in
-batches; when a cue bumps the director's ``version`` it drops everything
-rendered for the old path and renders the cue's frame alone, so a cue waits
-for one frame, never for a batch. Otherwise the batch size is the smallest
+batches; when a cue bumps the director's ``version`` it drops the batch in
+flight for the old path and renders the cue's frame alone, so a cue waits
+for one frame, never for a batch (meanwhile the display plays on along the
+old path's frames already rendered). Otherwise the batch size is the smallest
 one within a few percent of the best measured time per frame (a cue waits
 for the batch in flight, so a batch that buys nothing costs latency), and
 render-ahead is bounded in time and in batches. Where the caller lets it
@@ -189,12 +190,21 @@ class RenderWorker:
 
     # -- display side --------------------------------------------------------
     def frame_at(self, t: float) -> np.ndarray | None:
-        """The picture for display time t: a blend of the rendered frames around t (None before any)."""
+        """The picture for display time t: a blend of the rendered frames around t (None before any).
+
+        Frames of the director's current path; right after a cue, until that
+        path has a frame, those of the path before it.
+        """
         version = self.director.version
         with self._lock:
             frames = [f for f in self._frames if f.version == version]
-            if not frames:  # a cue just came: hold the newest picture of the old path
-                return self._frames[-1].image if self._frames else None
+            if not frames and self._frames:
+                # A cue just came and the new path has no frame yet: the old path plays on (it starts
+                # where the new one does) until its frames run out, then holds its last. Jumping to its
+                # newest frame, up to a batch ahead, and holding that, showed a hold and a jump back.
+                frames = [f for f in self._frames if f.version == self._frames[-1].version]
+            if not frames:
+                return None
             before = [f for f in frames if f.t <= t]
             after = [f for f in frames if f.t > t]
         if not before:
