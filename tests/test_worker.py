@@ -237,7 +237,7 @@ def test_nan_frames_are_dropped_and_the_last_good_frame_stays(rig):
 
     worker.generator = NaNRenderer()
     worker.start()
-    assert wait_for(lambda: worker.stats.bad_frames >= 8)
+    assert wait_for(lambda: worker.stats.bad_frames >= 5)  # two bad batches at least
     good = worker.stats.frames
     assert good >= 2
     with worker._lock:

@@ -282,24 +282,33 @@ class RenderWorker:
 
         - After a cue (``new_path``): one frame, at the best thread count: the
           cue's frame never waits for the rest of a batch.
-        - While some configuration is unmeasured: that one (each is rendered
-          ``1 + MEASURED`` times, the first only warms it up). Batch sizes that could not
-          fit the latency budget even at twice the best speed seen are skipped.
+        - While some configurations are unmeasured: those, in turns (each is
+          rendered ``1 + MEASURED`` times, the first only warms it up). Batch
+          sizes that could not fit the latency budget even at twice the best
+          speed seen are skipped.
         - Otherwise the smallest batch within ``batch_tolerance`` of the best
           time per frame (:func:`pick_config`), and every 40 batches one of its
-          neighbours (batch +-1, the next or previous thread count) again:
-          which is best depends on the machine's load, which changes.
+          neighbours (batch +-1, the next or previous thread count) measured
+          afresh, ``MEASURED`` batches: which is best depends on the machine's
+          load, which changes.
         """
         best = self._best()
         if new_path:
             return (1, best[1])
-        for cfg in self._grid():
-            if self._attempts.get(cfg, 0) < 1 + MEASURED and not self._hopeless(cfg):
-                return cfg
+        todo = [c for c in self._grid() if self._attempts.get(c, 0) < 1 + MEASURED and not self._hopeless(c)]
+        if todo:  # in turns, so they are measured side by side while the machine's speed drifts
+            return min(todo, key=lambda c: self._attempts.get(c, 0))
         if self._since_explore >= 40:
+            self._since_explore = 0
             near = self._neighbours(best)
             if near:
-                return near[self._neighbour % len(near)]
+                cfg = near[self._neighbour % len(near)]
+                self._neighbour += 1
+                # Measured afresh, MEASURED batches in a row: its last ones were measured under
+                # another load, and such a stale measurement kept the worker off the best for long.
+                self._attempts[cfg] = 1
+                self._recent.pop(cfg, None)
+                return cfg
         return best
 
     @property
@@ -317,7 +326,7 @@ class RenderWorker:
 
     def _best(self) -> Config:
         # A copy: the display thread asks while the worker measures.
-        known = {c: min(r) for c, r in list(self._recent.items())}
+        known = {c: min(r) for c, r in list(self._recent.items()) if r}
         if not known:
             return (1, self.thread_options[0] if self.thread_options else 0)
         return pick_config(known, self.batch_tolerance, self.max_batch_seconds)
@@ -342,11 +351,7 @@ class RenderWorker:
     def _measured(self, cfg: Config, seconds: float) -> None:
         n = self._samples.get(cfg, 0) + 1
         self._samples[cfg] = n
-        if cfg != self._best():
-            if self._since_explore >= 40:  # that was the re-measurement of a neighbour
-                self._since_explore = 0
-                self._neighbour += 1
-        else:
+        if cfg == self._best():
             self._since_explore += 1
         if n == 1 or cfg[0] not in self.batches:
             return  # a first batch of a new size or thread count warms it up (kernels, thread pool)
