@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from livegan.errors import RenderInterrupted
 from livegan.models import compiled
 from livegan.models.registry import load_generator
 
@@ -47,8 +48,21 @@ START = textwrap.dedent("""
     make_interruptible(gen, lambda: False)
     gen.render(z, y, 0.7)
     gen.render(z[0][None], y[0][None], 0.7)  # a batch of one from numpy: stride 0 in its batch dimension
+    # A cue while the compiled graph runs: it gives up between two kernels, and stays compiled.
+    from livegan.errors import RenderInterrupted
+    asked = []
+    make_interruptible(gen, lambda: asked.append(1) or len(asked) >= 3)
+    try:
+        gen.render(z, y, 0.7)
+        interrupted = False
+    except RenderInterrupted:
+        interrupted = True
+    make_interruptible(gen, lambda: False)
+    again = gen.render(z, y, 0.7)
     print(json.dumps({"ok": ok, "compile_s": t1 - t0, "max_abs_diff": diff,
                       "compiled_after_interruptible": not gen.forward.failed, "batches": compiled_batches(gen),
+                      "interrupted_after_kernels": len(asked) if interrupted else None,
+                      "same_after_interrupt": bool((again == out).all()),
                       "pixels_off": int((out.astype(int) - eager.astype(int)).__abs__().max()),
                       "hits": counters["inductor"]["fxgraph_cache_hit"],
                       "misses": counters["inductor"]["fxgraph_cache_miss"]}))
@@ -71,6 +85,7 @@ def test_tiny_generator_compiles_matches_eager_and_the_second_start_reuses_the_c
     assert first["ok"] and second["ok"]
     assert first["max_abs_diff"] < 1e-4 and first["pixels_off"] <= 1
     assert first["compiled_after_interruptible"] and first["batches"] == [1], first
+    assert first["interrupted_after_kernels"] == 3 and first["same_after_interrupt"], first
     assert first["misses"] >= 1, first
     assert second["hits"] >= 1 and second["misses"] == 0, second
     assert any((tmp_path / "inductor").rglob("*")), "artefacts are in the livegan cache"
@@ -218,3 +233,71 @@ def test_a_batch_of_one_from_numpy_reaches_the_graph_with_plain_strides(one_thre
     fwd.ready.add(fwd._key(z, 0.7))
     fwd(z, y, 0.7)
     assert seen == [((gen.num_latents * 128, 128, 1), (1000, 1))] and not fwd.failed
+
+
+WRAPPER = """
+import math
+
+
+def call(log):
+    for i in range(10):
+        log.append(i)
+        math.sqrt(i)  # a kernel
+"""
+
+
+def _load(path, text):
+    import importlib.util
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_compiled_graph_gives_up_between_its_kernels_when_asked(tmp_path):
+    # Inductor runs a graph as a generated Python function in its cache folder that calls its kernels
+    # one by one; a cue must not wait for all of them (270 ms for a compiled batch of 4 at 128 px here).
+    import sys
+
+    ours = _load(tmp_path / "inductor" / "ab" / "wrapper.py", WRAPPER)
+    other = _load(tmp_path / "elsewhere" / "other.py", WRAPPER)
+    log: list[int] = []
+    check = compiled.KernelCheck(lambda: len(log) >= 3, tmp_path / "inductor")
+    before = sys.getprofile()
+    with pytest.raises(RenderInterrupted), check.watching():
+        ours.call(log)
+    assert log == [0, 1, 2], "gave up before the next kernel, once asked"
+    assert sys.getprofile() is before, "the thread's profiler is put back"
+    log.clear()
+    with check.watching():
+        other.call(log)  # not a compiled graph: never interrupted
+    assert log == list(range(10))
+
+
+def test_an_interrupted_compiled_forward_stays_compiled(one_thread):
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    eager = type(gen).forward.__get__(gen)
+    fwd = compiled.CompiledForward(gen, eager)
+    z, y = torch.zeros((1, gen.num_latents, 128)), torch.zeros((1, 1000))
+    fwd.ready.add(fwd._key(z, 0.7))
+    profiles: list = []
+
+    def graph(z, y, t):
+        import sys
+        profiles.append(sys.getprofile())
+        if gen.should_stop is not None and gen.should_stop():
+            raise RenderInterrupted()
+        return eager(z, y, t)
+
+    fwd.compiled = graph
+    fwd(z, y, 0.7)
+    assert profiles == [None], "no checks where the generator is not interruptible"
+    gen.should_stop = lambda: True
+    with pytest.raises(RenderInterrupted):
+        fwd(z, y, 0.7)
+    assert isinstance(profiles[-1], compiled.KernelCheck) and not fwd.failed, "a cue is no failure"
+    gen.should_stop = lambda: False
+    assert torch.equal(fwd(z, y, 0.7), eager(z, y, 0.7)) and not fwd.failed

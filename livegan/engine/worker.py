@@ -431,8 +431,9 @@ class RenderWorker:
         """True while the batch being rendered is for a path a cue has replaced (or the worker stops).
 
         An interruptible generator (models/interrupt.py) asks this between
-        its blocks and gives up with :class:`RenderInterrupted`, so a cue
-        waits for one block of the batch in flight instead of all of it.
+        its blocks (compiled: between its kernels, models/compiled.py) and
+        gives up with :class:`RenderInterrupted`, so a cue waits for one
+        block of the batch in flight instead of all of it.
         """
         return self._rendering is not None and (self._stop.is_set() or self.director.version != self._rendering)
 

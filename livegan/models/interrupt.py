@@ -10,7 +10,9 @@ livegan's own Generator asks its ``should_stop`` before every block and
 between a block's convolutions (its blocks run through ``gen_block``, so
 module hooks would never fire there);
 any other model gets forward pre-hooks on its generator's blocks. Under
-``torch.compile`` neither check runs (compiled graphs run whole).
+``torch.compile`` neither check runs inside the graph; the compiled forward
+(models/compiled.py, ``KernelCheck``) asks the same ``should_stop`` between
+the graph's kernels instead.
 """
 
 from __future__ import annotations
