@@ -107,6 +107,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     if interruptible and hasattr(gen, "model"):  # as in a show (session.py)
         from .models.interrupt import make_interruptible
         unhook = make_interruptible(gen, worker.should_stop)
+        worker.interruptible = True
     worker.start()
     loop = _DisplayLoop(clock, worker, director, output, display_fps, len(kfs), overlay)
     try:

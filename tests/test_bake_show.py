@@ -90,6 +90,8 @@ def test_session_picks_the_source(baked_files, monkeypatch):
     live = build_show(cfg(sl, banks, rehearse=True), clock=clock, output=NullOutput())
     assert isinstance(live.worker, FallbackWorker) and live.worker.badges == ()
     assert live.worker.on_switch is not None and live.worker.generator is live.generator
+    # A cue interrupts the live generator's batch in flight, so no latency budget holds its batches.
+    assert live.generator.should_stop == live.worker.live.should_stop and live.worker.live.interruptible
 
 
 def test_a_bake_for_another_generator_is_no_fallback_and_the_show_says_why(baked_files, tmp_path: Path):

@@ -122,6 +122,11 @@ class RenderWorker:
         self.ahead_batches = ahead_batches  # ... nor more than this many batches ahead of now
         self.batch_tolerance = batch_tolerance      # a bigger batch must be this much faster per frame
         self.max_batch_seconds = max_batch_seconds  # cue latency budget for one batch
+        # Set by the caller where the generator gives up a stale batch when asked (should_stop, see
+        # models/interrupt.py): a cue then waits for one block or kernel, not for the batch, so the
+        # budget above no longer bounds cue latency and would only cost frames (biggan-deep-256 on a
+        # 2-core CPU: kept to batch 2 at 4.0 fps where batch 4 gives 5.7).
+        self.interruptible = False
         self.hang_seconds = hang_seconds
         # Before any batch has finished there is no measured batch time to judge a hang by, and a first
         # render also warms kernels up: a slow generator (biggan-deep-512 on a CPU: seconds a frame) was
@@ -329,13 +334,17 @@ class RenderWorker:
         known = {c: min(r) for c, r in list(self._recent.items()) if r}
         if not known:
             return (1, self.thread_options[0] if self.thread_options else 0)
-        return pick_config(known, self.batch_tolerance, self.max_batch_seconds)
+        return pick_config(known, self.batch_tolerance, self._budget())
 
     def _hopeless(self, cfg: Config) -> bool:
         """A batch that takes over the latency budget even at twice the best time per frame measured."""
         known = list(self._per_frame.values())
-        return (cfg[0] > 1 and self.max_batch_seconds is not None and bool(known)
-                and cfg[0] * min(known) / 2 > self.max_batch_seconds)
+        budget = self._budget()
+        return cfg[0] > 1 and budget is not None and bool(known) and cfg[0] * min(known) / 2 > budget
+
+    def _budget(self) -> float | None:
+        """Seconds one batch may take (None: any): a cue waits for the batch in flight, unless it is given up."""
+        return None if self.interruptible else self.max_batch_seconds
 
     def _neighbours(self, cfg: Config) -> list[Config]:
         b, t = cfg

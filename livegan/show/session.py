@@ -235,6 +235,7 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     if live is not None and hasattr(gen, "model"):  # a BigGAN Generator: a cue interrupts the batch in flight
         from ..models.interrupt import make_interruptible
         make_interruptible(gen, live.should_stop)
+        live.interruptible = True
     from ..bake.clips import DriftSettings
     worker = picture_source(live, director, sl, banks, keyframes, plans, DriftSettings(cfg.drift, cfg.drift_speed),
                             clock, lambda m: (cfg.notices.append(m), notice(m)))
