@@ -105,9 +105,8 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     gen.render(kfs[0].z[None], kfs[0].y[None], 0.7)  # warm-up outside the timing
     unhook = lambda: None  # noqa: E731
     if interruptible and hasattr(gen, "model"):  # as in a show (session.py)
-        from .models.interrupt import make_interruptible
-        unhook = make_interruptible(gen, worker.should_stop)
-        worker.interruptible = True
+        from .models.interrupt import interrupt_on_cue
+        unhook = interrupt_on_cue(gen, worker)
     worker.start()
     loop = _DisplayLoop(clock, worker, director, output, display_fps, len(kfs), overlay)
     try:

@@ -102,10 +102,8 @@ def raw_configs(gen: Any, seconds: float, *, device: str, batches: tuple[int, ..
 
     ``compile_mode`` 'off' skips compiling; otherwise the best eager
     configuration of each dtype is compiled at every batch size (compiling
-    changes which is fastest, and a show's worker picks the smallest within a
-    few percent of the best: a compiled batch cannot be interrupted by a cue,
-    so a batch of 2 as fast as one of 4 halves the wait), measured, and
-    whether it paid is recorded for ``--compile auto``.
+    changes which is fastest, and a show's worker picks among them in place),
+    measured, and whether it paid is recorded for ``--compile auto``.
     """
     import torch
 

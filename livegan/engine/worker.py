@@ -6,8 +6,9 @@ batches; when a cue bumps the director's ``version`` it drops the batch in
 flight for the old path and renders the cue's frame alone, so a cue waits
 for one frame, never for a batch (meanwhile the display plays on along the
 old path's frames already rendered). Otherwise the batch size is the smallest
-one within a few percent of the best measured time per frame (a cue waits
-for the batch in flight, so a batch that buys nothing costs latency), and
+one within a few percent of the best measured time per frame (where the
+generator cannot give up a stale batch, a cue waits for the batch in flight,
+so a batch that buys nothing costs latency), and
 render-ahead is bounded in time and in batches. Where the caller lets it
 (``threads`` and ``set_threads``), the worker also measures torch's thread
 count in place, with the show running beside it: a display loop that costs
@@ -122,8 +123,8 @@ class RenderWorker:
         self.ahead_batches = ahead_batches  # ... nor more than this many batches ahead of now
         self.batch_tolerance = batch_tolerance      # a bigger batch must be this much faster per frame
         self.max_batch_seconds = max_batch_seconds  # cue latency budget for one batch
-        # Set by the caller where the generator gives up a stale batch when asked (should_stop, see
-        # models/interrupt.py): a cue then waits for one block or kernel, not for the batch, so the
+        # Set where the generator gives up a stale batch when asked (should_stop; models/interrupt.py,
+        # interrupt_on_cue): a cue then waits for one block or kernel, not for the batch, so the
         # budget above no longer bounds cue latency and would only cost frames (biggan-deep-256 on a
         # 2-core CPU: kept to batch 2 at 4.0 fps where batch 4 gives 5.7).
         self.interruptible = False

@@ -47,3 +47,15 @@ def make_interruptible(gen: Any, should_stop: Callable[[], bool]) -> Callable[[]
             h.remove()
 
     return remove
+
+
+def interrupt_on_cue(gen: Any, worker: Any) -> Callable[[], None]:
+    """Make ``gen`` give up a batch the render ``worker`` no longer needs, and tell the worker so.
+
+    The worker then holds no batch to its latency budget (a cue waits for one
+    block or kernel, not for the batch). Returns a function that undoes the hooks.
+    """
+    undo = make_interruptible(gen, worker.should_stop)
+    worker.interruptible = True
+    return undo
+

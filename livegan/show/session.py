@@ -233,9 +233,8 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
         live = RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
                             on_oom=lambda e: _cpu_fallback(gen, notice), **tuning)
     if live is not None and hasattr(gen, "model"):  # a BigGAN Generator: a cue interrupts the batch in flight
-        from ..models.interrupt import make_interruptible
-        make_interruptible(gen, live.should_stop)
-        live.interruptible = True
+        from ..models.interrupt import interrupt_on_cue
+        interrupt_on_cue(gen, live)
     from ..bake.clips import DriftSettings
     worker = picture_source(live, director, sl, banks, keyframes, plans, DriftSettings(cfg.drift, cfg.drift_speed),
                             clock, lambda m: (cfg.notices.append(m), notice(m)))
