@@ -7,6 +7,14 @@ every ``finally`` and ``with`` on the way out removes its temporary files
 (partial video, frames folder, bank temp file) exactly as for Ctrl-C. While
 a show runs, :class:`StopGracefully` instead asks its loop to stop, so the
 show saves its state and writes ``--summary`` before exiting.
+
+A signal that lands while a module is being imported waits for the import
+to finish: raising inside one can abort the interpreter. torch's imports call
+Python from C++ (pybind11), and an exception raised there is a C++ exception
+that nothing may catch: ``terminate called after throwing an instance of
+'pybind11::error_already_set'``, exit by SIGABRT. The handler notices the
+import on the stack, and asks again every :data:`RETRY_S` until it is done.
+Ctrl-C gets the same treatment while the handlers are installed.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from typing import Any
 
 TERM_SIGNALS = ("SIGTERM", "SIGHUP")
 stopped_by: list[int] = []  # the signal(s) that ended this run, if any
+RETRY_S = 0.05  # how often a signal that landed during an import asks again
+_retries: list[threading.Timer] = []
 
 
 class Terminated(BaseException):
@@ -25,15 +35,45 @@ class Terminated(BaseException):
     treat those specially (one that escapes makes ``python -m`` exit by SIGINT, not 143)."""
 
 
+def importing(frame: Any) -> bool:
+    """Whether ``frame`` (a signal handler's) or a caller is running a module's import."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _ask_again_later(signum: int) -> None:
+    """Send ``signum`` to the main thread again in :data:`RETRY_S`. A real signal, so that it also
+    wakes a main thread that sleeps or waits (``_thread.interrupt_main`` would not).
+    :func:`restore_handlers` cancels the retries still to come."""
+    timer = threading.Timer(RETRY_S, signal.pthread_kill, (threading.main_thread().ident, signum))
+    timer.daemon = True
+    _retries[:] = [t for t in _retries if t.is_alive()] + [timer]
+    timer.start()
+
+
 def _on_terminate(signum: int, frame: Any) -> None:
-    stopped_by.append(signum)
+    if signum not in stopped_by:
+        stopped_by.append(signum)
+    if importing(frame):
+        _ask_again_later(signum)
+        return
     raise Terminated(signum)
 
 
-def _install(handler) -> dict:
+def _on_interrupt(signum: int, frame: Any) -> None:
+    if importing(frame):
+        _ask_again_later(signum)
+        return
+    signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as always
+
+
+def _install(handler, names: tuple[str, ...] = TERM_SIGNALS) -> dict:
     old: dict = {}
     if threading.current_thread() is threading.main_thread():  # signal.signal works only there
-        for name in TERM_SIGNALS:
+        for name in names:
             if hasattr(signal, name):
                 sig = getattr(signal, name)
                 old[sig] = signal.signal(sig, handler)
@@ -41,11 +81,18 @@ def _install(handler) -> dict:
 
 
 def install_handlers() -> dict:
-    """SIGTERM/SIGHUP -> :class:`Terminated`; returns the previous handlers for :func:`restore_handlers`."""
-    return _install(_on_terminate)
+    """SIGTERM/SIGHUP -> :class:`Terminated`, Ctrl-C -> KeyboardInterrupt, each after any import in progress.
+    Returns the previous handlers for :func:`restore_handlers`."""
+    old = _install(_on_terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored
+        old.update(_install(_on_interrupt, ("SIGINT",)))
+    return old
 
 
 def restore_handlers(old: dict) -> None:
+    for timer in _retries:  # first: a retry must not reach the handlers put back
+        timer.cancel()
+    _retries.clear()
     for sig, handler in old.items():
         signal.signal(sig, handler)
 
@@ -57,9 +104,11 @@ class StopGracefully:
         self.show, self.old = show, {}
 
     def _stop(self, signum: int, frame: Any) -> None:
-        if self.show.quit:  # asked twice, or already quitting: stop now
+        if self.show.quit:  # asked twice, or already quitting: stop now (after any import in progress)
             _on_terminate(signum, frame)
-        stopped_by.append(signum)
+            return
+        if signum not in stopped_by:
+            stopped_by.append(signum)
         self.show.quit = True
 
     def __enter__(self) -> "StopGracefully":
