@@ -14,7 +14,9 @@ Python from C++ (pybind11), and an exception raised there is a C++ exception
 that nothing may catch: ``terminate called after throwing an instance of
 'pybind11::error_already_set'``, exit by SIGABRT. The handler notices the
 import on the stack, and asks again every :data:`RETRY_S` until it is done.
-Ctrl-C gets the same treatment while the handlers are installed.
+The same signal sent again meanwhile lands at once: an import that hangs (a
+broken audio or MIDI driver) must not make Ctrl-C and SIGTERM useless. Ctrl-C
+gets the same treatment while the handlers are installed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ TERM_SIGNALS = ("SIGTERM", "SIGHUP")
 stopped_by: list[int] = []  # the signal(s) that ended this run, if any
 RETRY_S = 0.05  # how often a signal that landed during an import asks again
 _retries: list[threading.Timer] = []
+_put_off: set[int] = set()  # signals waiting for an import to finish
+_resent: set[int] = set()  # of those, the ones whose retry is on its way (a retry, not the user again)
 
 
 class Terminated(BaseException):
@@ -46,28 +50,48 @@ def importing(frame: Any) -> bool:
 
 def _ask_again_later(signum: int) -> None:
     """Send ``signum`` to the main thread again in :data:`RETRY_S`. A real signal, so that it also
-    wakes a main thread that sleeps or waits (``_thread.interrupt_main`` would not).
-    :func:`restore_handlers` cancels the retries still to come."""
-    timer = threading.Timer(RETRY_S, signal.pthread_kill, (threading.main_thread().ident, signum))
+    wakes a main thread that sleeps or waits (``_thread.interrupt_main`` would not)."""
+    def resend() -> None:
+        _resent.add(signum)
+        signal.pthread_kill(threading.main_thread().ident, signum)
+
+    timer = threading.Timer(RETRY_S, resend)
     timer.daemon = True
     _retries[:] = [t for t in _retries if t.is_alive()] + [timer]
     timer.start()
 
 
+def _cancel_retries() -> None:
+    for timer in _retries:
+        timer.cancel()
+    _retries.clear()
+    _put_off.clear()
+    _resent.clear()
+
+
+def _put_off_for_import(signum: int, frame: Any) -> bool:
+    """Whether this signal waits (and is sent again later): an import is running and this is the
+    signal's first sending or a retry of it. Sent again by the user meanwhile, it lands now."""
+    retry = signum in _resent
+    _resent.discard(signum)
+    if importing(frame) and (retry or signum not in _put_off):
+        _put_off.add(signum)
+        _ask_again_later(signum)
+        return True
+    _cancel_retries()  # landing now: no retry may follow it into the clean-up
+    return False
+
+
 def _on_terminate(signum: int, frame: Any) -> None:
     if signum not in stopped_by:
         stopped_by.append(signum)
-    if importing(frame):
-        _ask_again_later(signum)
-        return
-    raise Terminated(signum)
+    if not _put_off_for_import(signum, frame):
+        raise Terminated(signum)
 
 
 def _on_interrupt(signum: int, frame: Any) -> None:
-    if importing(frame):
-        _ask_again_later(signum)
-        return
-    signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as always
+    if not _put_off_for_import(signum, frame):
+        signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as always
 
 
 def _install(handler, names: tuple[str, ...] = TERM_SIGNALS) -> dict:
@@ -90,9 +114,7 @@ def install_handlers() -> dict:
 
 
 def restore_handlers(old: dict) -> None:
-    for timer in _retries:  # first: a retry must not reach the handlers put back
-        timer.cancel()
-    _retries.clear()
+    _cancel_retries()  # first: a retry must not reach the handlers put back
     for sig, handler in old.items():
         signal.signal(sig, handler)
 

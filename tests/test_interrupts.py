@@ -60,6 +60,29 @@ def test_a_signal_during_an_import_lands_after_it(sig, exc, tmp_path: Path, monk
     assert interrupts.stopped_by == ([] if sig == "SIGINT" else [getattr(signal, sig)])
 
 
+def test_the_same_signal_sent_again_during_the_import_lands_at_once(tmp_path: Path, monkeypatch) -> None:
+    # An import that hangs (a broken driver) must not make Ctrl-C or SIGTERM useless: the second one
+    # lands inside the import.
+    (tmp_path / "selfsignal_twice.py").write_text(textwrap.dedent("""\
+        import os, signal
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        reached = True
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    old = install_handlers()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import selfsignal_twice  # noqa: F401
+        try:
+            time.sleep(10 * interrupts.RETRY_S)
+        except KeyboardInterrupt:
+            pytest.fail("a retry followed the interrupt into the clean-up")
+    finally:
+        restore_handlers(old)
+    assert "selfsignal_twice" not in sys.modules  # the import was given up
+
+
 def test_a_retry_left_pending_when_the_handlers_go_does_nothing(tmp_path: Path) -> None:
     # In a child: with the default SIGTERM handler back, a retry that re-sent the
     # signal with kill() would end the process.
@@ -109,18 +132,19 @@ INSIDE_TORCH = textwrap.dedent("""\
             helper.stdin.write(b"x")
             helper.stdin.flush()
     old = interrupts.install_handlers()
+    result = "not terminated"
     try:
         sys.setprofile(hook)
         try:
             import torch
         finally:
             sys.setprofile(None)
-        print("told" if told else "never reached _c10d_init", flush=True)
         helper.stdin.close()
         helper.wait()
         time.sleep(3600)  # the retry must wake this sleep (or the test's 300 s guard fails it)
     except interrupts.Terminated:
-        print("terminated after the import" if "torch" in sys.modules else "terminated inside it", flush=True)
+        result = "terminated after the import" if "torch" in sys.modules else "terminated inside it"
+    print("told" if told else "never reached _c10d_init", result, sep="\\n")
 """)
 
 
