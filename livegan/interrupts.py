@@ -32,6 +32,7 @@ RETRY_S = 0.05  # how often a signal that landed during an import asks again
 _retries: list[threading.Timer] = []
 _put_off: set[int] = set()  # signals waiting for an import to finish
 _resent: set[int] = set()  # of those, the ones whose retry is on its way (a retry, not the user again)
+CAN_RESEND = hasattr(signal, "pthread_kill")  # not on Windows: signals land at once there, as before
 
 
 class Terminated(BaseException):
@@ -74,7 +75,7 @@ def _put_off_for_import(signum: int, frame: Any) -> bool:
     signal's first sending or a retry of it. Sent again by the user meanwhile, it lands now."""
     retry = signum in _resent
     _resent.discard(signum)
-    if importing(frame) and (retry or signum not in _put_off):
+    if CAN_RESEND and importing(frame) and (retry or signum not in _put_off):
         _put_off.add(signum)
         _ask_again_later(signum)
         return True
