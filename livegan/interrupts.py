@@ -22,6 +22,7 @@ gets the same treatment while the handlers are installed.
 from __future__ import annotations
 
 import errno
+import importlib._bootstrap
 import signal
 import threading
 from typing import Any
@@ -41,9 +42,11 @@ class Terminated(BaseException):
 
 
 def importing(frame: Any) -> bool:
-    """Whether ``frame`` (a signal handler's) or a caller is running a module's import."""
+    """Whether ``frame`` (a signal handler's) or a caller is running a module's import: every import
+    runs through ``importlib._bootstrap`` (frozen or not, this is the name its code carries)."""
+    bootstrap = importlib._bootstrap._find_and_load.__code__.co_filename
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
+        if frame.f_code.co_filename == bootstrap:
             return True
         frame = frame.f_back
     return False
