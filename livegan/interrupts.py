@@ -86,9 +86,13 @@ def _put_off_for_import(signum: int, frame: Any) -> bool:
     return False
 
 
-def _on_terminate(signum: int, frame: Any) -> None:
-    if signum not in stopped_by:
+def _record(signum: int) -> None:
+    if signum not in stopped_by:  # once, however often it is sent or put off
         stopped_by.append(signum)
+
+
+def _on_terminate(signum: int, frame: Any) -> None:
+    _record(signum)
     if not _put_off_for_import(signum, frame):
         raise Terminated(signum)
 
@@ -133,8 +137,7 @@ class StopGracefully:
         if self.show.quit:  # asked twice, or already quitting: stop now (after any import in progress)
             _on_terminate(signum, frame)
             return
-        if signum not in stopped_by:
-            stopped_by.append(signum)
+        _record(signum)
         self.show.quit = True
 
     def __enter__(self) -> "StopGracefully":

@@ -396,3 +396,17 @@ def test_the_generator_never_waits_and_the_display_always_has_a_frame_ahead(cost
     ends = list(worker.stats.history)  # (compute time, frames, busy) at each batch end, for exact rates
     assert ends[-1][1] == worker.stats.frames and [e[0] for e in ends] == sorted(e[0] for e in ends)
     assert kept_fps >= 0.98 * raw_fps, (kept_fps, raw_fps, ticks[0])
+
+
+def test_interrupt_on_cue_marks_the_worker_and_its_undo_unmarks_it(tiny_gen):
+    from livegan.models.interrupt import interrupt_on_cue
+
+    worker = RenderWorker(make_director(), tiny_gen, TickingClock(), fps=30.0, max_batch=4,
+                          max_batch_seconds=0.02)
+    assert not worker.interruptible and worker._budget() == 0.02
+    undo = interrupt_on_cue(tiny_gen, worker)
+    assert worker.interruptible and worker._budget() is None
+    assert tiny_gen.should_stop == worker.should_stop
+    undo()
+    assert not worker.interruptible and worker._budget() == 0.02  # its batches run whole again
+    assert tiny_gen.should_stop is None

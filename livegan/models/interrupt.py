@@ -55,7 +55,11 @@ def interrupt_on_cue(gen: Any, worker: Any) -> Callable[[], None]:
     The worker then holds no batch to its latency budget (a cue waits for one
     block or kernel, not for the batch). Returns a function that undoes the hooks.
     """
-    undo = make_interruptible(gen, worker.should_stop)
+    unhook = make_interruptible(gen, worker.should_stop)
     worker.interruptible = True
-    return undo
 
+    def undo() -> None:
+        unhook()
+        worker.interruptible = False  # held to its latency budget again, as its batches now run whole
+
+    return undo
