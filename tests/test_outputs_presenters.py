@@ -150,9 +150,12 @@ def test_auto_leaves_a_cpu_renderer_for_the_software_path(monkeypatch):
     monkeypatch.setattr(pygame.display, "get_driver", lambda: "x11")  # as on a desktop without a GPU
     with WindowOutput(windowed=True, size=(320, 240), accel="auto") as win:
         assert win.path == "software"
+        assert not win.warnings
         win.present(gradient(32, 32))
     with WindowOutput(windowed=True, size=(320, 240), accel="on") as win:
         assert win.path == "renderer:software"  # 'on' keeps it: the user asked for the renderer
+        # ... but hears once that it costs the generator its CPU
+        assert len(win.warnings) == 1 and "llvmpipe" in win.warnings[0] and "runs on the CPU" in win.warnings[0]
         win.present(gradient(32, 32))
 
 
