@@ -125,20 +125,21 @@ class WindowOutput(Output):
                     pg, self.title, size, fullscreen=not self.windowed, display=idx, vsync=self.vsync,
                     accelerated_only=self.accel == "on")
                 self.vsync_active = self.vsync
-                if self.accel == "on" and self._presenter.on_cpu:
-                    # Kept, as asked; but at 3840x2160 under Xvfb (llvmpipe, 2 cores) the generator got
-                    # no frame at all beside it (livegan bench), so say so once.
-                    self.warn(f"--accel on: the renderer ({self._presenter.gl_renderer or self._presenter.driver}) "
-                              "runs on the CPU and can take it all from the generator at projector sizes; "
-                              "--accel auto uses the cheaper software path")
-                if self.accel == "auto" and self._presenter.on_cpu:
-                    # No GPU behind it (e.g. llvmpipe): scaling and sending the whole screen
-                    # through it cost more than the software path (34 vs 4 ms a frame at 1080p).
-                    log.info("display: renderer %s runs on the CPU; using the software path",
-                             self._presenter.gl_renderer or self._presenter.driver)
-                    self._presenter.close()
-                    self._presenter = None
-                    self.vsync_active = False
+                if self._presenter.on_cpu:
+                    name = self._presenter.gl_renderer or self._presenter.driver
+                    if self.accel == "on":
+                        # Kept, as asked; but at 3840x2160 under Xvfb (llvmpipe, 2 cores) the generator
+                        # got no frame at all beside it (livegan bench), so say so once.
+                        self.warn(f"--accel on: the renderer ({name}) runs on the CPU and can take it all "
+                                  "from the generator at projector sizes; --accel auto uses the cheaper "
+                                  "software path")
+                    else:
+                        # No GPU behind it (e.g. llvmpipe): scaling and sending the whole screen
+                        # through it cost more than the software path (34 vs 4 ms a frame at 1080p).
+                        log.info("display: renderer %s runs on the CPU; using the software path", name)
+                        self._presenter.close()
+                        self._presenter = None
+                        self.vsync_active = False
             except Exception as e:  # noqa: BLE001 - any failure: the software path still shows the show
                 (self.warn if self.accel == "on" else log.info)(
                     f"no GPU scaling ({e}); using the software display path")
