@@ -310,14 +310,16 @@ GIL = textwrap.dedent("""
     torch.set_num_threads(1)
     from livegan.models import compiled
 
-    def middle_ticks(f, x):
+    def longest_gap(f, x):
         # A Python thread counting beside one call of f: it can only count while f lets go of the GIL.
+        # A kernel that keeps it leaves a gap at least as long as the kernel; the call's own Python
+        # (guards, the wrapper), a slow start or a busy machine only make gaps, never ticks.
         ticks, done = [], threading.Event()
         def count():
             n = 0
             while not done.is_set():
                 n += 1
-                if n % 200 == 0:
+                if n % 50 == 0:
                     ticks.append(time.perf_counter())
         th = threading.Thread(target=count)
         th.start()
@@ -327,10 +329,10 @@ GIL = textwrap.dedent("""
         b = time.perf_counter()
         done.set()
         th.join()
-        lo, hi = a + (b - a) / 4, b - (b - a) / 4  # the middle half: inside the kernel, past the wrapper
-        return sum(lo <= t <= hi for t in ticks), b - a
+        pts = [a] + [t for t in ticks if a < t < b] + [b]
+        return max(q - p for p, q in zip(pts, pts[1:])) / (b - a), b - a
 
-    x = torch.rand(20_000_000)
+    x = torch.rand(40_000_000)
     kept = torch.compile(lambda x: (x.sin() * 1.5 + x.cos()).sin(), dynamic=False)  # one fused C++ kernel
     kept(x)
     released = compiled.release_gil_in_kernels()
@@ -338,9 +340,9 @@ GIL = textwrap.dedent("""
     free = torch.compile(lambda x: (x.sin() * 2.5 + x.cos()).sin(), dynamic=False)
     free(x)
     same = bool(torch.allclose(free(x[:1000]), (x[:1000].sin() * 2.5 + x[:1000].cos()).sin(), atol=1e-5))
-    k, kt = middle_ticks(kept, x)
-    f, ft = middle_ticks(free, x)
-    print(json.dumps({"released": released, "again": again, "kept_ticks": k, "free_ticks": f,
+    k, kt = longest_gap(kept, x)
+    f, ft = longest_gap(free, x)
+    print(json.dumps({"released": released, "again": again, "kept_gap": k, "free_gap": f,
                       "kept_s": kt, "free_s": ft, "same": same}))
 """)
 
@@ -348,16 +350,17 @@ GIL = textwrap.dedent("""
 def test_compiled_cpu_kernels_let_go_of_the_gil_while_they_run(tmp_path):
     # A compiled kernel that keeps the GIL stops the show's 60 Hz loop for as long as it runs (up to
     # 19.6 ms beside biggan-deep-256 here). One kernel compiled before the change and one after, each
-    # called once beside a thread that counts in Python: it counts in the middle of a kernel only if
-    # that kernel let go of the GIL.
+    # called once beside a thread that counts in Python: its longest gap, as a share of the call, is
+    # most of the call where the kernel kept the GIL. (Counting ticks in the middle of the call was not
+    # enough: on a loaded machine the call's own Python before the kernel reached into the middle.)
     env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}
     r = subprocess.run([sys.executable, "-c", GIL], env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["released"] and out["again"], "this torch's binding is the one livegan patches"
     assert out["same"], "the kernel computes what it did"
-    assert out["kept_ticks"] == 0, f"inductor's own binding keeps the GIL (the check can fail): {out}"
-    assert out["free_ticks"] > 0, f"the patched kernel let the counting thread run: {out}"
+    assert out["kept_gap"] > 0.5, f"inductor's own binding keeps the GIL (the check can fail): {out}"
+    assert out["free_gap"] < 0.5, f"the patched kernel let the counting thread run: {out}"
 
 
 def test_an_unknown_kernel_binding_is_left_alone(monkeypatch):
