@@ -26,6 +26,8 @@ def test_pick_batch_prefers_the_smallest_within_tolerance():
     assert pick_batch({1: 0.100, 4: 0.050}, max_batch_seconds=0.15) == 1
     assert pick_batch({1: 0.100, 2: 0.070, 4: 0.050}, max_batch_seconds=0.15) == 2
     assert pick_batch({1: 0.9}, max_batch_seconds=0.1) == 1            # batch 1 is always allowed
+    # A generator that only runs batches of 4 (compiled for no other) still renders, over budget.
+    assert pick_batch({4: 0.2}, max_batch_seconds=0.5) == 4
 
 
 class TickingClock(ManualClock):

@@ -495,10 +495,12 @@ def pick_config(per_frame: dict[Config, float], tolerance: float = 0.05,
 
     ``per_frame`` maps (batch, threads) -> measured seconds per frame.
     Batches that take longer than ``max_batch_seconds`` as a whole are
-    skipped (batch 1 never is).
+    skipped (the smallest measured never is: a generator that only runs
+    batches of 4 still renders).
     """
+    smallest = min(c[0] for c in per_frame)
     ok = {c: p for c, p in per_frame.items()
-          if c[0] == 1 or max_batch_seconds is None or c[0] * p <= max_batch_seconds}
+          if c[0] == smallest or max_batch_seconds is None or c[0] * p <= max_batch_seconds}
     best = min(ok.values())
     close = [c for c, p in ok.items() if p <= best * (1.0 + tolerance)]
     batch = min(c[0] for c in close)
