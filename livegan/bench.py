@@ -14,7 +14,10 @@ For each model, in one process, one after the other, on the same inputs:
   against the best configuration re-measured between pieces of the
   engine's run (the fair one on a machine whose speed drifts);
   ``generator_busy`` and ``frame_ms_in_show`` say where a gap goes (idle
-  waiting vs slower frames). Then cues every 1.5 s (or every ~8 raw frames
+  waiting vs slower frames); ``held_share`` is the share of batches that came
+  after the display had run out of frames (it held a picture), past the few
+  that rebuild the render-ahead after a (re)start, with the worker's
+  ``render_ahead_margin`` against that at the end. Then cues every 1.5 s (or every ~8 raw frames
   on slower generators): ``cue_latency_ms_p50/p99`` (cue handled -> first
   frame on the new path ready; compare with ``raw_batch1_frame_ms``, the
   least one frame can take) and ``engine_fps_with_cues`` (stale frames are
@@ -114,13 +117,15 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         n = rounds if raw is not None else 1
         steady = {"elapsed": 0.0, "presented": 0, "present_ms": [], "present_cpu_ms": []}
         kept = busy = span = 0.0
+        held = settled = 0
         raw_fps_seen: list[float] = []
         for _ in range(n):
             if raw is not None:
                 raw_fps_seen.append(loop.aside(lambda: raw(seconds / 2 / n), seconds))
-            a = worker.timer()
+            a, h0, s0 = worker.timer(), worker.stats.held_settled, worker.stats.settled
             part = loop.run(seconds / 2 / n)
             b = worker.timer()
+            held, settled = held + worker.stats.held_settled - h0, settled + worker.stats.settled - s0
             # From the first to the last batch end in the piece: whole batches only, none cut at an end.
             ends = [h for h in list(worker.stats.history) if a <= h[0] <= b]
             if len(ends) >= 2:
@@ -157,6 +162,10 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         # (idle: the worker waited for the display), and its time per frame meanwhile.
         "generator_busy": round(busy / span, 3) if span else None,
         "frame_ms_in_show": round(1000 * busy / max(1, kept), 1),
+        # Batches that came after the display had passed the newest frame (it held a picture: a
+        # stutter), of those past the first few after the worker (re)started (render-ahead built up).
+        "held_share": round(held / settled, 3) if settled else None,
+        "render_ahead_margin": round(worker.margin, 2),
         "display_fps": round(steady["presented"] / steady["elapsed"], 2) if display_fps else None,
         "cue_latency_ms_p50": _r(_pct(cues["latencies"], 50)),
         "cue_latency_ms_p99": _r(_pct(cues["latencies"], 99)),

@@ -129,8 +129,9 @@ def test_a_slow_moment_while_measuring_does_not_decide_the_batch_size(slow):
 
 
 def test_render_ahead_is_bounded_in_batches():
-    # Show time stands still: the worker fills its window and idles. With one frame
-    # per batch (CPU costs) and 2 batches ahead, that is 2-3 frames, not max_ahead's 5 s worth.
+    # Show time stands still: the worker fills its window and idles. With one frame per batch
+    # (CPU costs), that is a few frames (the batch, the display's half frame, and the margin for
+    # batches slower than measured, a quarter of a batch to start with), not max_ahead's 5 s worth.
     clock = ManualClock(0.0)
     director = make_director()
     fake = FakeRenderer(director)
@@ -141,10 +142,10 @@ def test_render_ahead_is_bounded_in_batches():
     try:
         assert wait_for(lambda: worker.stats.frames >= 2)
         n = len(fake.calls)
-        assert not wait_for(lambda: len(fake.calls) > 3, timeout=0.3)
+        assert not wait_for(lambda: len(fake.calls) > 4, timeout=0.3)
     finally:
         worker.stop()
-    assert 2 <= worker.stats.frames <= 3 and n <= 3, fake.calls
+    assert 2 <= worker.stats.frames <= 4 and n <= 4, fake.calls
 
 
 @pytest.mark.parametrize("cost", [GPU_COST, CPU_COST])
@@ -346,14 +347,19 @@ def test_a_cue_renders_its_frame_at_the_best_thread_count():
     assert fake.calls[cue_at + 1] == 1 and seen[cue_at + 1] == 2, (fake.calls, seen)
 
 
+@pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.parametrize("noise", ["even", "bursty"])
 @pytest.mark.parametrize("cost_scale", [1.0, 0.3])
-def test_the_generator_never_waits_and_the_display_always_has_a_frame_ahead(cost_scale):
-    # A CPU whose frame times wander by +-15 % (a shared machine). Show time moves only with the
-    # generator's compute time and by 0.1 ms each time the worker looks at the clock (so waiting
-    # shows up as many looks). The generator must be busy nearly all the time (a fixed spacing
-    # 2 % wider than a frame left it idle for 5-6 % on a real CPU), and each finished frame must
-    # arrive while the display still has a newer frame to blend towards (no held picture).
+def test_the_generator_never_waits_and_the_display_always_has_a_frame_ahead(cost_scale, noise, batch):
+    # A CPU whose frame times wander (a shared machine): by +-15 % each batch ("even"), or in
+    # spells of a 0.7-1.4x speed that change every ten batches or so ("bursty", as seen here).
+    # Show time moves only with the generator's compute time and by 0.1 ms each time the worker
+    # looks at the clock (so waiting shows up as many looks). The generator must be busy nearly all
+    # the time (a fixed spacing 2 % wider than a frame left it idle for 5-6 % on a real CPU; batches
+    # of 4 that had to wait until a whole batch fit the render-ahead window, 2 %), and each finished
+    # frame must arrive while the display still has a newer frame to blend towards (no held picture).
     rng = np.random.default_rng(7)
+    spell = [1.0]
     clock = ManualClock(0.0)
     ticks = [0]
 
@@ -369,7 +375,11 @@ def test_the_generator_never_waits_and_the_display_always_has_a_frame_ahead(cost
     starved: list[bool] = []
 
     def cost(b: int) -> float:
-        return b * 0.1 * cost_scale * float(rng.uniform(0.85, 1.15))
+        if noise == "even":
+            return b * 0.1 * cost_scale * float(rng.uniform(0.85, 1.15))
+        if rng.uniform() < 0.1:
+            spell[0] = float(rng.uniform(0.7, 1.4))
+        return b * 0.1 * cost_scale * spell[0] * float(rng.uniform(0.9, 1.1))
 
     def hook(n: int) -> None:
         c = cost(fake.calls[n])
@@ -382,19 +392,24 @@ def test_the_generator_never_waits_and_the_display_always_has_a_frame_ahead(cost
 
     fake.timer = CostTimer(lambda b: 0.0)  # the hook advances it by the noisy cost
     fake.hook = hook
-    worker = RenderWorker(director, fake, clock, fps=60.0, max_batch=1, max_ahead=1.0, timer=fake.timer)
+    worker = RenderWorker(director, fake, clock, fps=60.0, batches=(batch,), max_ahead=1.0, timer=fake.timer)
     worker.start()
     try:
-        assert wait_for(lambda: worker.stats.frames >= 300, timeout=30)
+        assert wait_for(lambda: worker.stats.frames >= 200 * batch + 100, timeout=30)
     finally:
         worker.stop()
     warm = 10
     n_after = len(costs) - warm
-    assert sum(starved[warm:]) <= n_after // 50, f"display held a picture {sum(starved[warm:])} of {n_after} times"
+    # A spell that halves the speed at once cannot be foreseen: each costs a held picture or two
+    # before the worker's margin and its measured frame time catch up.
+    allowed = n_after // (50 if noise == "even" else 25)
+    assert sum(starved[warm:]) <= allowed, f"display held a picture {sum(starved[warm:])} of {n_after} times"
+    # The worker sees the same held pictures (its margin follows them; `livegan bench` reports them).
+    assert abs(worker.stats.held - sum(starved[1:])) <= 1, (worker.stats.held, sum(starved[1:]))
     # Frames kept per second of show time against what the generator can do (every render counts,
     # the warm-up ones too): only the 0.1 ms looks and the first frame's wait are not rendering.
     kept_fps = worker.stats.frames / clock.t
-    raw_fps = len(costs) / sum(costs)
+    raw_fps = sum(fake.calls) / sum(costs)
     ends = list(worker.stats.history)  # (compute time, frames, busy) at each batch end, for exact rates
     assert ends[-1][1] == worker.stats.frames and [e[0] for e in ends] == sorted(e[0] for e in ends)
     assert kept_fps >= 0.98 * raw_fps, (kept_fps, raw_fps, ticks[0])

@@ -64,6 +64,9 @@ class WorkerStats:
     dropped_stale: int = 0    # rendered for a path a cue replaced
     interrupted: int = 0      # frames given up mid-render because a cue replaced their path
     bad_frames: int = 0       # NaN/inf output, dropped
+    held: int = 0             # batches that came after the display had passed the newest frame (it held it)
+    settled: int = 0          # batches of a path past its first REBUILD_BATCHES (render-ahead built up) ...
+    held_settled: int = 0     # ... and of those, the ones that came after the display held a picture
     errors: int = 0           # generator exceptions survived
     ooms: int = 0
     restarts: int = 0         # watchdog restarts
@@ -81,10 +84,27 @@ class WorkerStats:
 
 # Render-ahead and frame spacing (see _plan): the newest frame is kept this many frames (beyond the
 # batch being rendered) ahead of the display; the spacing corrects a gap from that by this share
-# per batch, by at most this share of a frame.
+# per batch, by at most this share of a frame narrower, or SPACING_WIDEN wider while behind (after a
+# cue, or a slow spell: at a quarter of a frame, building up the margin below took about 8 batches of
+# 4; wider spacing shows fewer new frames for a moment, blended, where a held picture is a stutter).
 TARGET_AHEAD = 0.5
 SPACING_GAIN = 0.3
 SPACING_RANGE = 0.25
+SPACING_WIDEN = 1.0
+# ... and by a margin for batches that take longer than measured, as a share of a batch's time. It
+# follows how often the display runs out of frames: up by MARGIN_STEP each time a batch arrives after
+# the display passed the newest frame (it held a picture), down by a little each time not, so that
+# happens at about HELD_RATE of batches. The first REBUILD_BATCHES of a path do not count: right after
+# a cue there is no render-ahead yet, and a picture held then says nothing about the margin. On a
+# shared CPU one batch in ten took 1.28x its average and one in twenty 1.46x (biggan-deep-128,
+# compiled batches of 4): with half a frame ahead and no margin, the display held a picture at a
+# fifth of all batches. Render-ahead costs a cue nothing (its frame goes first and the old path
+# plays on meanwhile); a held picture is a stutter the audience sees.
+MARGIN = 0.25
+MARGIN_STEP = 0.2
+MARGIN_MAX = 2.0
+HELD_RATE = 0.01
+REBUILD_BATCHES = 3
 # Each configuration is rendered once to warm it up, then MEASURED times before it is compared, and
 # configurations are compared by the least time per frame of their last RECENT batches. On a shared
 # CPU the noise is one-sided (other work only slows a batch down, by up to a third seen here): with
@@ -159,11 +179,14 @@ class RenderWorker:
         self._failing = 0                  # generator failures in a row (the retry back-off grows with it)
         self._rendering: int | None = None  # path version of the batch in flight
         self._idle = 0.0                   # seconds until a whole batch fits the render-ahead window
+        self.margin = MARGIN               # render-ahead beyond a batch's time, as a share of it
+        self._path_batches = 0             # batches kept since the path began (or the worker started)
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
         self._stop.clear()
         self._generation += 1
+        self._path_batches = 0  # a stopped worker's render-ahead ran out: it is rebuilt, as after a cue
         gen = self._generation
         self._thread = threading.Thread(target=self._run, args=(gen,), name=f"render-{gen}", daemon=True)
         self._thread.start()
@@ -246,13 +269,16 @@ class RenderWorker:
         limit (5-6 % of a CPU generator's time, measured). Instead the spacing
         follows the render-ahead: it is the measured time per frame, widened
         while the newest frame is less than ``TARGET_AHEAD`` frames (plus this
-        batch) ahead of the display and narrowed while it is more. The display
-        then uses frames exactly as fast as the generator makes them, and the
-        generator never waits unless it is faster than the display needs.
-        Render-ahead is bounded twice: in show time (``max_ahead``) and in
-        frames (``ahead_batches`` batches), so a cue never waits behind a
-        deep queue of frames for the old path; ``self._idle`` says how long
-        to wait until a whole batch fits.
+        batch, plus ``margin`` of it for batches slower than measured) ahead of
+        the display and narrowed while it is more. The display then uses frames
+        exactly as fast as the generator makes them, and the generator never
+        waits unless it is faster than the display needs: where a whole batch
+        does not fit the window, its frames are spaced closer (down to one
+        display frame) rather than waited for. Render-ahead is bounded in show
+        time (``max_ahead``) and in frames (``ahead_batches`` batches) where
+        those are wider than that target, so a cue never waits behind a deep
+        queue of frames for the old path; ``self._idle`` says how long to wait
+        until a batch fits.
         """
         new_path = version != self._version or self._last_t is None
         self._config = self._choose(new_path)
@@ -266,11 +292,16 @@ class RenderWorker:
             self._version = version
             self._version_seen_at = now
             self._latency_pending = True
+            self._path_batches = 0
             spacing = max(self.interval, per)
             return [now + lead + i * spacing for i in range(n)]
         ahead = self._last_t - now                 # the newest queued frame, beyond the display's now
-        target = lead + TARGET_AHEAD * per         # while this batch renders, the display still blends
-        adjust = min(max(SPACING_GAIN * (target - ahead) / n, -SPACING_RANGE * per), SPACING_RANGE * per)
+        # While this batch renders, the display still blends, even if the batch overruns as some do;
+        # and the same for the longest batch it may render next (a batch of 4 after a measurement of
+        # 2, with the render-ahead of a batch of 2, held a picture every time).
+        longest = max([lead] + [c[0] * p for c, p in list(self._per_frame.items()) if not self._hopeless(c)])
+        target = longest * (1.0 + self.margin) + TARGET_AHEAD * per
+        adjust = min(max(SPACING_GAIN * (target - ahead) / n, -SPACING_RANGE * per), SPACING_WIDEN * per)
         spacing = max(self.interval, per + adjust)
         start = max(self._last_t + spacing, now + lead)
         times = [start + i * spacing for i in range(n)]
@@ -279,6 +310,12 @@ class RenderWorker:
         room = max(target + lead + TARGET_AHEAD * per, min(self.max_ahead, self.ahead_batches * n * spacing))
         fit = [x for x in times if x <= now + room]
         if len(fit) < n and self._last_t > now + lead:
+            # Ahead of the display (the last batches came faster than measured): space this batch
+            # closer, down to one display frame, so it fits now. Waiting until it fit left the
+            # generator idle 4-8 % of a show (biggan-deep-128, compiled batches of 4, shared CPU).
+            squeeze = (now + room - self._last_t) / n
+            if squeeze >= self.interval:
+                return [self._last_t + (i + 1) * squeeze for i in range(n)]
             self._idle = times[-1] - room - now    # the frames queued last until a whole batch fits
             return []
         return fit
@@ -452,6 +489,17 @@ class RenderWorker:
         s = self.stats
         kept = 0
         with self._lock:
+            newest = self._frames[-1] if self._frames else None
+            if not self._latency_pending and newest is not None and newest.version == version:
+                # Along a path: did the display pass its newest frame before this batch came?
+                held = newest.t <= self.clock.now()
+                s.held += held
+                self._path_batches += 1
+                if self._path_batches > REBUILD_BATCHES:
+                    s.settled += 1
+                    s.held_settled += held
+                    step = MARGIN_STEP if held else -MARGIN_STEP * HELD_RATE / (1.0 - HELD_RATE)
+                    self.margin = min(MARGIN_MAX, max(0.0, self.margin + step))
             for i, (spec, img) in enumerate(zip(specs, images)):
                 if (bad is not None and bad[i]) or not _finite_image(img):
                     s.bad_frames += 1  # the last good frame stays on screen
