@@ -148,6 +148,29 @@ def test_render_ahead_is_bounded_in_batches():
     assert 2 <= worker.stats.frames <= 4 and n <= 4, fake.calls
 
 
+def test_the_margin_for_slow_batches_stays_within_max_ahead():
+    # Knobs and audio pulses only reach frames not rendered yet: however large the margin against
+    # held pictures has grown, the worker renders no further ahead than max_ahead (plus the batch
+    # being rendered and half a frame: the window it fills while show time stands still).
+    def newest_ahead(margin: float) -> float:
+        clock = ManualClock(0.0)
+        director = make_director()
+        fake = FakeRenderer(director)
+        fake.timer = CostTimer(lambda b: 0.1 * b)
+        worker = RenderWorker(director, fake, clock, fps=30.0, max_batch=1, max_ahead=0.2, timer=fake.timer)
+        worker.margin = margin
+        worker.start()
+        try:
+            assert wait_for(lambda: worker.stats.frames >= 2)
+            wait_for(lambda: False, timeout=0.3)  # it fills its window, then idles
+        finally:
+            worker.stop()
+        return max(f.t for f in worker._frames)
+
+    assert newest_ahead(0.0) <= 0.2 + 0.1 + 0.05 + 1e-9
+    assert newest_ahead(2.0) <= 0.2 + 0.1 + 0.05 + 1e-9  # a 2-batch margin would be 0.45 s ahead
+
+
 @pytest.mark.parametrize("cost", [GPU_COST, CPU_COST])
 def test_a_cue_during_a_batch_puts_its_frame_first_in_the_next_batch(cost):
     # Even where batches pay (the GPU model: 4 frames in 28 ms), the cue's frame is rendered

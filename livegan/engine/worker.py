@@ -99,7 +99,8 @@ SPACING_WIDEN = 1.0
 # shared CPU one batch in ten took 1.28x its average and one in twenty 1.46x (biggan-deep-128,
 # compiled batches of 4): with half a frame ahead and no margin, the display held a picture at a
 # fifth of all batches. Render-ahead costs a cue nothing (its frame goes first and the old path
-# plays on meanwhile); a held picture is a stutter the audience sees.
+# plays on meanwhile), but knobs and audio pulses show that late, so the margin stays within
+# max_ahead; a held picture is a stutter the audience sees.
 MARGIN = 0.25
 MARGIN_STEP = 0.2
 MARGIN_MAX = 2.0
@@ -297,10 +298,14 @@ class RenderWorker:
             return [now + lead + i * spacing for i in range(n)]
         ahead = self._last_t - now                 # the newest queued frame, beyond the display's now
         # While this batch renders, the display still blends, even if the batch overruns as some do;
-        # and the same for the longest batch it may render next (a batch of 4 after a measurement of
-        # 2, with the render-ahead of a batch of 2, held a picture every time).
-        longest = max([lead] + [c[0] * p for c, p in list(self._per_frame.items()) if not self._hopeless(c)])
-        target = longest * (1.0 + self.margin) + TARGET_AHEAD * per
+        # and the same for the longest batch it may render next at these threads (a batch of 4 after
+        # a measurement of 2, with the render-ahead of a batch of 2, held a picture every time). The
+        # margin stays within max_ahead: knobs (truncation, drift) and audio pulses change frames not
+        # rendered yet, so render-ahead is also how late they show.
+        longest = max([lead] + [c[0] * p for c, p in list(self._per_frame.items())
+                                if c[1] == self._config[1] and not self._hopeless(c)])
+        need = lead + TARGET_AHEAD * per
+        target = max(need, min(longest * (1.0 + self.margin) + TARGET_AHEAD * per, self.max_ahead))
         adjust = min(max(SPACING_GAIN * (target - ahead) / n, -SPACING_RANGE * per), SPACING_WIDEN * per)
         spacing = max(self.interval, per + adjust)
         start = max(self._last_t + spacing, now + lead)
