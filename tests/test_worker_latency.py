@@ -379,7 +379,7 @@ def test_the_generator_never_waits_and_the_display_always_has_a_frame_ahead(cost
     # Show time moves only with the generator's compute time and by 0.1 ms each time the worker
     # looks at the clock (so waiting shows up as many looks). The generator must be busy nearly all
     # the time (a fixed spacing 2 % wider than a frame left it idle for 5-6 % on a real CPU; batches
-    # of 4 that had to wait until a whole batch fit the render-ahead window, 2 %), and each finished
+    # of 4 that had to wait until a whole batch fit the render-ahead window, 3.5-8 %), and each finished
     # frame must arrive while the display still has a newer frame to blend towards (no held picture).
     rng = np.random.default_rng(7)
     spell = [1.0]

@@ -312,7 +312,7 @@ class RenderWorker:
         times = [start + i * spacing for i in range(n)]
         # Room for this batch beyond the target (never less: a shorter window cut batches short),
         # within max_ahead and ahead_batches where those are wider.
-        room = max(target + lead + TARGET_AHEAD * per, min(self.max_ahead, self.ahead_batches * n * spacing))
+        room = max(target + need, min(self.max_ahead, self.ahead_batches * n * spacing))
         fit = [x for x in times if x <= now + room]
         if len(fit) < n and self._last_t > now + lead:
             # Ahead of the display (the last batches came faster than measured): space this batch
