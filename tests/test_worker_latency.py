@@ -8,6 +8,8 @@ load (no wall-clock asserts).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -450,3 +452,36 @@ def test_interrupt_on_cue_marks_the_worker_and_its_undo_unmarks_it(tiny_gen):
     undo()
     assert not worker.interruptible and worker._budget() == 0.02  # its batches run whole again
     assert tiny_gen.should_stop is None
+
+
+def test_only_the_batch_sizes_the_generator_has_even_behind_the_display_or_in_a_truncation_glide():
+    # A compiled generator has batches of 1, 2 and 4 (others run eager, 3x slower per frame). A
+    # worker that fell behind (stopped while show time went on, as `livegan bench` does between its
+    # pieces; or a slow spell) widens its spacing, and a batch of 4 reached past its window: it was
+    # cut to 3. So was a batch whose frames a truncation change split (the generator takes one
+    # truncation per batch).
+    per = {1: 0.120, 2: 0.085, 4: 0.067}   # seconds per frame (biggan-deep-128 compiled, 2-core CPU)
+    clock = TickingClock()  # moves on while the worker waits, too
+    director = make_director()
+    fake = FakeRenderer(director)
+    fake.timer = CostTimer(lambda b: b * per.get(b, 0.2))
+    fake.hook = lambda n: clock.advance(fake.calls[n] * per.get(fake.calls[n], 0.2))
+    worker = RenderWorker(director, fake, clock, fps=60.0, batches=(1, 2, 4), max_ahead=0.5,
+                          max_batch_seconds=None, timer=fake.timer)
+    worker.start()
+    try:
+        assert wait_for(lambda: worker.stats.frames >= 60)
+        worker.stop()
+        clock.advance(5.0)
+        worker.margin = 0.0  # as low as it goes after a calm spell
+        worker.start()
+        assert wait_for(lambda: worker.stats.frames >= 120)
+        n = len(fake.calls)
+        # Truncation that steps every 0.2 s of show time: a batch of 4 (0.27 s) always straddles a step.
+        frame_at = director.frame_at
+        director.frame_at = lambda t: dataclasses.replace(frame_at(t), truncation=0.6 + 0.1 * (int(t / 0.2) % 2))
+        assert wait_for(lambda: worker.stats.frames >= 180)
+    finally:
+        worker.stop()
+    assert 3 not in fake.calls[:n], fake.calls
+    assert 3 not in fake.calls[n:] and 2 in fake.calls[n:], fake.calls[n:]

@@ -172,8 +172,7 @@ class RenderWorker:
         self._recent: dict[Config, deque[float]] = {}  # (batch, threads) -> seconds per frame of its last
                                                        # RECENT measured batches (the least: for choosing)
         self._samples: dict[Config, int] = {}      # (batch, threads) -> batches rendered (the first is warm-up)
-        self._attempts: dict[Config, int] = {}     # (batch, threads) -> batches planned with it (some come out
-                                                   # smaller: a whole batch did not fit the render-ahead window)
+        self._attempts: dict[Config, int] = {}     # (batch, threads) -> batches planned with it
         self._since_explore = 0
         self._neighbour = 0
         self._config: Config = (1, self.thread_options[0] if self.thread_options else 0)  # of the batch planned
@@ -310,11 +309,9 @@ class RenderWorker:
         spacing = max(self.interval, per + adjust)
         start = max(self._last_t + spacing, now + lead)
         times = [start + i * spacing for i in range(n)]
-        # Room for this batch beyond the target (never less: a shorter window cut batches short),
-        # within max_ahead and ahead_batches where those are wider.
+        # Room for this batch beyond the target, within max_ahead and ahead_batches where those are wider.
         room = max(target + need, min(self.max_ahead, self.ahead_batches * n * spacing))
-        fit = [x for x in times if x <= now + room]
-        if len(fit) < n and self._last_t > now + lead:
+        if times[-1] > now + room and self._last_t > now + lead:
             # Ahead of the display (the last batches came faster than measured): space this batch
             # closer, down to one display frame, so it fits now. Waiting until it fit left the
             # generator idle 4-8 % of a show (biggan-deep-128, compiled batches of 4, shared CPU).
@@ -323,13 +320,18 @@ class RenderWorker:
                 return [self._last_t + (i + 1) * squeeze for i in range(n)]
             self._idle = times[-1] - room - now    # the frames queued last until a whole batch fits
             return []
-        return fit
+        # Otherwise the whole batch, even where it reaches past the room (behind the display, the
+        # spacing widens): a batch cut short is one the generator may not have fast. A compiled
+        # generator runs other sizes eager: a batch of 3 took 3x as long per frame as one of 4
+        # (biggan-deep-128 compiled for 1, 2 and 4, after the worker had stopped for a while).
+        return times
 
     def _choose(self, new_path: bool) -> Config:
         """(batch, threads) for the next batch.
 
-        - After a cue (``new_path``): one frame, at the best thread count: the
-          cue's frame never waits for the rest of a batch.
+        - After a cue (``new_path``): one frame (the smallest batch the
+          generator has), at the best thread count: the cue's frame never
+          waits for the rest of a batch.
         - While some configurations are unmeasured: those, in turns (each is
           rendered ``1 + MEASURED`` times, the first only warms it up). Batch
           sizes that could not fit the latency budget even at twice the best
@@ -342,7 +344,7 @@ class RenderWorker:
         """
         best = self._best()
         if new_path:
-            return (1, best[1])
+            return (min(self.batches), best[1])
         todo = [c for c in self._grid() if self._attempts.get(c, 0) < 1 + MEASURED and not self._hopeless(c)]
         if todo:  # in turns, so they are measured side by side while the machine's speed drifts
             return min(todo, key=lambda c: self._attempts.get(c, 0))
@@ -429,6 +431,9 @@ class RenderWorker:
             specs = [s for s in specs if s.version == version and abs(s.truncation - specs[0].truncation) < 1e-6]
             if not specs:
                 continue
+            # A batch cut short by a truncation glide or a path's end: the largest size the generator
+            # has (a compiled one runs others eager, 3x slower); the rest goes in the next batch.
+            specs = specs[:max((b for b in self.batches if b <= len(specs)), default=len(specs))]
             z = np.stack([s.z for s in specs])                   # (B, L, 128)
             y = np.stack([s.y for s in specs])                   # (B, 1000)
             t0 = self.timer()
