@@ -36,6 +36,7 @@ START = textwrap.dedent("""
     z = rng.standard_normal((1, gen.num_latents, 128)).astype(np.float32)
     y = np.zeros((1, 1000), np.float32); y[0, 3] = 1
     eager = gen.render(z, y, 0.7)
+    eager_other = gen.render(z, y, 0.9)
     ok = compile_generator(gen, "on", batches=(1,), truncation=0.7)
     t1 = time.perf_counter()
     out = gen.render(z, y, 0.7)
@@ -60,11 +61,14 @@ START = textwrap.dedent("""
         interrupted = True
     make_interruptible(gen, lambda: False)
     again = gen.render(z, y, 0.7)
+    other = gen.render(z, y, 0.9)  # another truncation on the graph compiled at 0.7: a knob on stage
     print(json.dumps({"ok": ok, "compile_s": t1 - t0, "max_abs_diff": diff,
                       "compiled_after_interruptible": not gen.forward.failed, "batches": compiled_batches(gen),
                       "interrupted_after_kernels": len(asked) if interrupted else None,
                       "same_after_interrupt": bool((again == out).all()),
                       "pixels_off": int((out.astype(int) - eager.astype(int)).__abs__().max()),
+                      "other_truncation_pixels_off": int((other.astype(int) - eager_other.astype(int)).__abs__().max()),
+                      "eager_calls": gen.forward.eager_calls,
                       "hits": counters["inductor"]["fxgraph_cache_hit"],
                       "misses": counters["inductor"]["fxgraph_cache_miss"]}))
 """)
@@ -85,6 +89,8 @@ def test_tiny_generator_compiles_matches_eager_and_the_second_start_reuses_the_c
     second = _start(env)
     assert first["ok"] and second["ok"]
     assert first["max_abs_diff"] < 1e-4 and first["pixels_off"] <= 1
+    # Every call ran the compiled graph, the one at truncation 0.9 too (it was eager, 3x slower).
+    assert first["eager_calls"] == 0 and first["other_truncation_pixels_off"] <= 1, first
     assert first["compiled_after_interruptible"] and first["batches"] == [1], first
     assert first["interrupted_after_kernels"] == 3 and first["same_after_interrupt"], first
     assert first["misses"] >= 1, first
@@ -154,7 +160,7 @@ def test_a_compiled_graph_that_fails_later_runs_eager(one_thread, caplog):
     fwd.compiled = broken
     z = torch.zeros((1, gen.num_latents, 128))
     y = torch.zeros((1, 1000))
-    fwd.ready.add(fwd._key(z, 0.7))
+    fwd.ready.add(fwd._key(z))
     with caplog.at_level(logging.WARNING):
         out = fwd(z, y, 0.7)
     assert torch.equal(out, eager(z, y, 0.7)) and fwd.failed
@@ -194,7 +200,7 @@ def test_another_thread_count_runs_eager_for_that_call_and_the_worker_keeps_to_t
     calls: list[int] = []
     fwd.compiled = lambda z, y, t: calls.append(torch.get_num_threads()) or eager(z, y, t)
     z, y = torch.zeros((1, gen.num_latents, 128)), torch.zeros((1, 1000))
-    fwd.ready.add(fwd._key(z, 0.7))
+    fwd.ready.add(fwd._key(z))
     fwd.threads = 1
     gen.forward = fwd
     try:
@@ -231,7 +237,7 @@ def test_a_batch_of_one_from_numpy_reaches_the_graph_with_plain_strides(one_thre
     z = torch.from_numpy(np.zeros((gen.num_latents, 128), np.float32)[None])
     y = torch.from_numpy(np.zeros(1000, np.float32)[None])
     assert z.stride()[0] == 0 and y.stride()[0] == 0
-    fwd.ready.add(fwd._key(z, 0.7))
+    fwd.ready.add(fwd._key(z))
     fwd(z, y, 0.7)
     assert seen == [((gen.num_latents * 128, 128, 1), (1000, 1))] and not fwd.failed
 
@@ -283,7 +289,7 @@ def test_an_interrupted_compiled_forward_stays_compiled(one_thread):
     eager = type(gen).forward.__get__(gen)
     fwd = compiled.CompiledForward(gen, eager)
     z, y = torch.zeros((1, gen.num_latents, 128)), torch.zeros((1, 1000))
-    fwd.ready.add(fwd._key(z, 0.7))
+    fwd.ready.add(fwd._key(z))
     profiles: list = []
 
     def graph(z, y, t):

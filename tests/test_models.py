@@ -71,6 +71,21 @@ def test_truncation_is_checked(tiny_gen):
             images(tiny_gen, z, y, bad)
 
 
+def test_a_truncation_per_frame_renders_each_frame_as_alone(tiny_gen):
+    # The render worker gives a batch one truncation per frame (a knob's glide need not split it).
+    z, y = inputs(tiny_gen, 3)
+    zn, yn = z.numpy(), y.numpy()
+    trunc = np.array([0.3, 0.7, 1.0], np.float32)
+    both = tiny_gen.render(zn, yn, trunc)
+    for b in range(3):
+        alone = tiny_gen.render(zn[b:b + 1], yn[b:b + 1], float(trunc[b]))[0]
+        assert np.abs(both[b].astype(int) - alone.astype(int)).max() <= 1, b
+    assert not (both[0] == tiny_gen.render(zn, yn, 0.7)[0]).all()  # the truncation did reach frame 0
+    for bad in ([0.5, 0.0, 0.5], [0.5, float("nan"), 0.5], [1.2, 0.5, 0.5]):
+        with pytest.raises(ValueError, match="truncation"):
+            tiny_gen.render(zn, yn, np.array(bad, np.float32))
+
+
 def test_random_weights_are_deterministic():
     a = load_generator("tiny", seed=3, device="cpu")
     b = load_generator("tiny", seed=3, device="cpu")

@@ -28,11 +28,12 @@ def test_random_models_have_distinct_statistics_rows(tiny_gen) -> None:
 def test_statistics_interpolate_between_the_right_rows(tiny_gen) -> None:
     bn = tiny_gen.model.generator.bn
     rows_m, rows_v = bn.running_means, bn.running_vars
-    for k in (0, 1, 17, 35, 50):  # exactly on a row: that row
-        m, v = bn_stats(bn, k / 50)
-        assert torch.allclose(m, rows_m[k], atol=1e-6) and torch.allclose(v, rows_v[k], atol=1e-6)
-    m, _ = bn_stats(bn, 0.705)  # a quarter of the way from row 35 to row 36
-    assert torch.allclose(m, 0.75 * rows_m[35] + 0.25 * rows_m[36], atol=1e-5)
+    rows = (0, 1, 17, 35, 50)
+    m, v = bn_stats(bn, torch.tensor([k / 50 for k in rows]))  # one truncation per frame
+    for i, k in enumerate(rows):  # exactly on a row: that row
+        assert torch.allclose(m[i], rows_m[k], atol=1e-6) and torch.allclose(v[i], rows_v[k], atol=1e-6)
+    m, _ = bn_stats(bn, torch.tensor([0.705]))  # a quarter of the way from row 35 to row 36
+    assert torch.allclose(m[0], 0.75 * rows_m[35] + 0.25 * rows_m[36], atol=1e-5)
 
 
 def test_a_truncation_glide_is_continuous(tiny_gen) -> None:

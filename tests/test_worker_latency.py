@@ -485,3 +485,41 @@ def test_only_the_batch_sizes_the_generator_has_even_behind_the_display_or_in_a_
         worker.stop()
     assert 3 not in fake.calls[:n], fake.calls
     assert 3 not in fake.calls[n:] and 2 in fake.calls[n:], fake.calls[n:]
+
+
+def test_a_generator_that_takes_a_truncation_per_frame_keeps_whole_batches_through_a_glide():
+    # A BigGAN Generator takes one truncation per frame: a knob's glide (every frame another value)
+    # no longer splits its batches into ones (half the speed at 128 px while the knob moves).
+    class PerFrame(FakeRenderer):
+        per_frame_truncation = True
+
+        def __init__(self, director) -> None:
+            super().__init__(director)
+            self.truncations: list = []
+
+        def render(self, z, y, truncation):
+            self.truncations.append(np.asarray(truncation))
+            return super().render(z, y, truncation)
+
+    per = {1: 0.120, 2: 0.085, 4: 0.067}
+    clock = TickingClock()
+    director = make_director()
+    fake = PerFrame(director)
+    fake.timer = CostTimer(lambda b: b * per.get(b, 0.2))
+    fake.hook = lambda n: clock.advance(fake.calls[n] * per.get(fake.calls[n], 0.2))
+    worker = RenderWorker(director, fake, clock, fps=60.0, batches=(1, 2, 4), max_ahead=0.5,
+                          max_batch_seconds=None, timer=fake.timer)
+    worker.start()
+    try:
+        assert wait_for(lambda: worker.stats.frames >= 60)
+        n, k = len(fake.calls), worker.stats.frames
+        frame_at = director.frame_at  # truncation that changes every frame, as in a glide
+        director.frame_at = lambda t: dataclasses.replace(frame_at(t), truncation=0.5 + 0.4 * (t % 1.0))
+        assert wait_for(lambda: worker.stats.frames >= k + 60)
+    finally:
+        worker.stop()
+    glide = fake.calls[n + 1:]  # the batch in flight when the glide began may not have had it
+    # Batches of 2 only where the worker re-measures its neighbour (MEASURED batches in 40).
+    assert 1 not in glide and glide.count(4) >= len(glide) * 3 // 4, fake.calls[n:]
+    shown = [tr for tr, b in zip(fake.truncations[n + 1:], glide) if b == 4]
+    assert shown and all(tr.shape == (4,) and len(set(tr.tolist())) == 4 for tr in shown), shown[:3]

@@ -24,7 +24,9 @@ pixels are dropped (the last good frame stays on screen); a render that hangs
 is noticed by :meth:`watchdog` and the worker restarts on a fresh thread.
 
 Numpy only: the generator is any object with ``render(z, y, truncation) ->
-(B, H, W, 3) uint8`` (``livegan.models.biggan.Generator`` in a show).
+(B, H, W, 3) uint8`` (``livegan.models.biggan.Generator`` in a show). One
+whose ``per_frame_truncation`` is True gets a truncation per frame, (B,);
+others one number per batch.
 """
 
 from __future__ import annotations
@@ -427,8 +429,13 @@ class RenderWorker:
             if threads and threads != threads_set and self.set_threads is not None:
                 self.set_threads(threads)
                 threads_set = threads
+            gen = self.generator
+            # One truncation per frame where the generator takes that (a BigGAN Generator); others
+            # take one per batch, so a truncation glide splits their batches.
+            per_frame = getattr(gen, "per_frame_truncation", False) is True
             specs = [self.director.frame_at(t) for t in times]
-            specs = [s for s in specs if s.version == version and abs(s.truncation - specs[0].truncation) < 1e-6]
+            specs = [s for s in specs if s.version == version
+                     and (per_frame or abs(s.truncation - specs[0].truncation) < 1e-6)]
             if not specs:
                 continue
             # A batch cut short by a truncation glide or a path's end: the largest size the generator
@@ -436,12 +443,13 @@ class RenderWorker:
             specs = specs[:max((b for b in self.batches if b <= len(specs)), default=len(specs))]
             z = np.stack([s.z for s in specs])                   # (B, L, 128)
             y = np.stack([s.y for s in specs])                   # (B, 1000)
+            trunc = np.array([s.truncation for s in specs], np.float32) if per_frame else specs[0].truncation
             t0 = self.timer()
             self._busy_since = t0
             self._rendering = version
             bad = None
             try:
-                images = self.generator.render(z, y, specs[0].truncation)  # (B, H, W, 3)
+                images = gen.render(z, y, trunc)                  # (B, H, W, 3)
             except NonFiniteFrames as e:
                 images, bad = e.images, e.bad
             except RenderInterrupted:

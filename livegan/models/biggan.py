@@ -160,11 +160,17 @@ class Generator:
             z = z[:, None, :].expand(-1, self.num_latents, -1)  # (B, L, 128)
         return torch.cat([z, embed[:, None, :].expand(-1, z.shape[1], -1)], dim=2)  # (B, L, 256)
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor, truncation: float) -> torch.Tensor:
-        """z (B, L, 128) or (B, 128); y (B, 1000) soft class vector -> images (B, 3, S, S) in [-1, 1]."""
-        if not 0.0 < truncation <= 1.0:
-            raise ValueError(f"truncation must be in range (0, 1], got {truncation}")
-        truncation = float(truncation)
+    def forward(self, z: torch.Tensor, y: torch.Tensor, truncation: float | torch.Tensor) -> torch.Tensor:
+        """z (B, L, 128) or (B, 128); y (B, 1000) soft class vector -> images (B, 3, S, S) in [-1, 1].
+
+        ``truncation``: one number, or a tensor (B,) of one per frame. A
+        tensor is a graph input to ``torch.compile`` (a number would be a
+        constant: every other value a recompile, or eager). It is not checked
+        here (that would sync a GPU): :meth:`render` checks it.
+        """
+        if not isinstance(truncation, torch.Tensor):
+            check_truncation(truncation)
+            truncation = torch.full((z.shape[0],), float(truncation), device=z.device)
         gen = self.model.generator
         cond = self._cond(z, y)                              # (B, L, 256)
         x = gen.gen_z(cond[:, 0])                            # (B, 4*4*16ch)
@@ -190,14 +196,20 @@ class Generator:
         if not torch.compiler.is_compiling() and self.should_stop is not None and self.should_stop():
             raise RenderInterrupted()
 
+    # The render worker may give a batch one truncation per frame (a knob's glide need not split it).
+    per_frame_truncation = True
+
     @torch.no_grad()
-    def render(self, z: np.ndarray, y: np.ndarray, truncation: float) -> np.ndarray:
-        """Numpy in, uint8 frames out: z (B, L, 128), y (B, 1000) -> (B, S, S, 3)."""
+    def render(self, z: np.ndarray, y: np.ndarray, truncation: float | np.ndarray) -> np.ndarray:
+        """Numpy in, uint8 frames out: z (B, L, 128), y (B, 1000), truncation () or (B,) -> (B, S, S, 3)."""
+        trunc = np.broadcast_to(np.asarray(truncation, np.float32), (len(z),))
+        check_truncation(trunc)
         zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)).to(self.device)
         yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).to(self.device)
+        tt = torch.from_numpy(np.array(trunc)).to(self.device)
         use_autocast = self.dtype != torch.float32
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=use_autocast):
-            img = self.forward(zt, yt, truncation)
+            img = self.forward(zt, yt, tt)
         bad = ~torch.isfinite(img).flatten(1).all(dim=1)                   # (B,)
         frames = to_uint8(img)
         if bool(bad.any()):
@@ -205,35 +217,48 @@ class Generator:
         return frames
 
 
-def bn_stats(bn: torch.nn.Module, truncation: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and variance (C,) for ``truncation``: rows are stored for 0, 1/(n-1), ..., 1.
+def check_truncation(truncation: float | np.ndarray) -> None:
+    t = np.asarray(truncation)
+    if not (np.all(t > 0.0) and np.all(t <= 1.0)):  # NaN fails too
+        raise ValueError(f"truncation must be in range (0, 1], got {truncation}")
+
+
+def bn_stats(bn: torch.nn.Module, truncation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance (B, C) for ``truncation`` (B,): rows are stored for 0, 1/(n-1), ..., 1.
 
     Linear between the two nearest rows, weighted the right way round (the
     library weights the lower row by the fraction *above* it, so between rows
     its statistics run backwards and a truncation glide jumps at every row).
+    Tensor operations only, so that a compiled graph takes any truncation.
     """
     n = bn.running_means.shape[0]
-    pos = min(max(float(truncation), 0.0), 1.0) * (n - 1)
-    lo = min(int(math.floor(pos)), n - 1)
-    hi = min(lo + 1, n - 1)
-    frac = pos - lo
-    mean = torch.lerp(bn.running_means[lo], bn.running_means[hi], frac)  # (C,)
-    var = torch.lerp(bn.running_vars[lo], bn.running_vars[hi], frac)     # (C,)
+    pos = truncation.float().clamp(0.0, 1.0) * (n - 1)        # (B,)
+    lo = pos.floor().clamp(max=n - 1)
+    frac = (pos - lo)[:, None]                                # (B, 1)
+    lo = lo.long()
+    hi = (lo + 1).clamp(max=n - 1)
+    mean = torch.lerp(bn.running_means[lo], bn.running_means[hi], frac)  # (B, C)
+    var = torch.lerp(bn.running_vars[lo], bn.running_vars[hi], frac)     # (B, C)
     return mean, var
 
 
-def batch_norm(bn: torch.nn.Module, x: torch.Tensor, truncation: float,
+def batch_norm(bn: torch.nn.Module, x: torch.Tensor, truncation: torch.Tensor,
                cond: torch.Tensor | None = None) -> torch.Tensor:
-    """BigGANBatchNorm's forward with correctly interpolated statistics; x (B, C, H, W)."""
-    mean, var = bn_stats(bn, truncation)
+    """BigGANBatchNorm's forward with correctly interpolated statistics; x (B, C, H, W), truncation (B,).
+
+    As one scale and shift per frame and channel: (x - mean) / sqrt(var + eps) * weight + bias.
+    """
+    mean, var = bn_stats(bn, truncation)                                   # (B, C)
     if bn.conditional:
-        weight = 1 + bn.scale(cond)[:, :, None, None]                      # (B, C, 1, 1)
-        bias = bn.offset(cond)[:, :, None, None]                           # (B, C, 1, 1)
-        return (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + bn.eps) * weight + bias
-    return F.batch_norm(x, mean, var, bn.weight, bn.bias, training=False, momentum=0.0, eps=bn.eps)
+        weight, bias = 1 + bn.scale(cond), bn.offset(cond)                 # (B, C)
+    else:
+        weight, bias = bn.weight[None], bn.bias[None]                      # (1, C)
+    scale = weight * torch.rsqrt(var + bn.eps)
+    shift = bias - mean * scale
+    return x * scale[:, :, None, None] + shift[:, :, None, None]
 
 
-def gen_block(block: GenBlock, x: torch.Tensor, cond: torch.Tensor, truncation: float,
+def gen_block(block: GenBlock, x: torch.Tensor, cond: torch.Tensor, truncation: torch.Tensor,
               check: Callable[[], None] = lambda: None) -> torch.Tensor:
     """GenBlock's forward (pytorch-pretrained-biggan) with :func:`batch_norm`; x (B, C, H, W).
 
