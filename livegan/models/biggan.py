@@ -168,9 +168,7 @@ class Generator:
         constant: every other value a recompile, or eager). It is not checked
         here (that would sync a GPU): :meth:`render` checks it.
         """
-        if not isinstance(truncation, torch.Tensor):
-            check_truncation(truncation)
-            truncation = torch.full((z.shape[0],), float(truncation), device=z.device)
+        truncation = per_frame(truncation, z)
         gen = self.model.generator
         cond = self._cond(z, y)                              # (B, L, 256)
         x = gen.gen_z(cond[:, 0])                            # (B, 4*4*16ch)
@@ -221,6 +219,14 @@ def check_truncation(truncation: float | np.ndarray) -> None:
     t = np.asarray(truncation)
     if not (np.all(t > 0.0) and np.all(t <= 1.0)):  # NaN fails too
         raise ValueError(f"truncation must be in range (0, 1], got {truncation}")
+
+
+def per_frame(truncation: float | torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Truncation as the generator's graph takes it: (B,) float32 on z's device (a number is checked)."""
+    if not isinstance(truncation, torch.Tensor):
+        check_truncation(truncation)
+        return torch.full((z.shape[0],), float(truncation), device=z.device)
+    return truncation.to(device=z.device, dtype=torch.float32).reshape(-1).expand(z.shape[0])
 
 
 def bn_stats(bn: torch.nn.Module, truncation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

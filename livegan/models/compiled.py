@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ..errors import RenderInterrupted
-from .biggan import check_truncation
+from .biggan import per_frame
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +156,6 @@ def _plain(t: torch.Tensor) -> torch.Tensor:
     return t if t.stride() == fresh.stride() else fresh.copy_(t)
 
 
-def _per_frame(truncation: float | torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Truncation as the graph takes it: (B,) float32 on z's device."""
-    if isinstance(truncation, torch.Tensor):
-        return truncation
-    check_truncation(truncation)
-    return torch.full((z.shape[0],), float(truncation), device=z.device)
-
-
 class KernelCheck:
     """A profile hook that asks ``should_stop`` before each kernel a compiled graph's wrapper calls.
 
@@ -226,7 +218,7 @@ class CompiledForward:
                 torch.get_num_threads())
 
     def __call__(self, z: torch.Tensor, y: torch.Tensor, truncation: float | torch.Tensor) -> torch.Tensor:
-        truncation = _per_frame(truncation, z)
+        truncation = per_frame(truncation, z)
         if self.failed or self._key(z) not in self.ready:
             self.eager_calls += 1
             return self.eager(z, y, truncation)
@@ -259,7 +251,7 @@ class CompiledForward:
         with torch.no_grad(), torch.autocast(self.gen.device.type, dtype=self.gen.dtype,
                                              enabled=self.gen.dtype != torch.float32), \
                 dynamo_config.patch(fail_on_recompile_limit_hit=True):
-            self.compiled(z, y, _per_frame(truncation, z))
+            self.compiled(z, y, per_frame(truncation, z))
             self.ready.add(self._key(z))
             self.threads = torch.get_num_threads()
 
