@@ -167,17 +167,21 @@ def render_frames(sl: Setlist, gen, banks: str | Path, job: RenderJob, cues: lis
 
 
 def _render(gen, specs: list[FrameSpec]) -> list[np.ndarray | None]:
-    """Render specs in runs of equal truncation; NaN frames come back as None."""
+    """Render specs in one batch, or in runs of equal truncation where the generator takes one
+    truncation per batch (a truncation glide would split the batch); NaN frames come back as None."""
     out: list[np.ndarray | None] = []
+    per_frame = getattr(gen, "per_frame_truncation", False) is True
     i = 0
     while i < len(specs):
         j = i
-        while j < len(specs) and math.isclose(specs[j].truncation, specs[i].truncation, abs_tol=1e-6):
+        while j < len(specs) and (per_frame or math.isclose(specs[j].truncation, specs[i].truncation,
+                                                              abs_tol=1e-6)):
             j += 1
         z = np.stack([s.z for s in specs[i:j]])  # (B, L, 128)
         y = np.stack([s.y for s in specs[i:j]])  # (B, 1000)
+        trunc = np.array([s.truncation for s in specs[i:j]], np.float32) if per_frame else specs[i].truncation
         try:
-            out.extend(list(gen.render(z, y, specs[i].truncation)))
+            out.extend(list(gen.render(z, y, trunc)))
         except NonFiniteFrames as e:
             out.extend(None if bad else img for img, bad in zip(e.images, e.bad))
         i = j

@@ -191,3 +191,27 @@ def test_batches_never_span_a_cue():
     assert plan_batches(10, 10.0, [0.35, 0.5], 4) == [[0, 1, 2, 3], [4], [5, 6, 7, 8], [9]]
     assert plan_batches(3, 10.0, [], 8) == [[0, 1, 2]]
     assert plan_batches(0, 10.0, [0.1], 8) == []
+
+
+def test_a_truncation_glide_is_one_batch_for_a_generator_that_takes_one_per_frame(gen):
+    # A glide gives every frame another truncation: a generator that takes one number per batch
+    # gets a call per frame; BigGAN (per_frame_truncation) gets the batch whole, with the same frames.
+    from livegan.engine.director import FrameSpec
+    from livegan.render import _render
+
+    rng = np.random.default_rng(0)
+    specs = [FrameSpec(rng.standard_normal((gen.num_latents, 128)).astype(np.float32) * 0.5,
+                       np.eye(1000, dtype=np.float32)[k], 0.4 + 0.1 * k, 1.0, 0, k / 10) for k in range(4)]
+
+    class Counting:
+        def __init__(self, per_frame: bool) -> None:
+            self.per_frame_truncation, self.calls = per_frame, []
+
+        def render(self, z, y, truncation):
+            self.calls.append(len(z))
+            return gen.render(z, y, truncation)
+
+    whole, split = Counting(True), Counting(False)
+    a, b = _render(whole, specs), _render(split, specs)
+    assert whole.calls == [4] and split.calls == [1, 1, 1, 1]
+    assert all(np.abs(x.astype(int) - y.astype(int)).max() <= 1 for x, y in zip(a, b))
