@@ -39,7 +39,7 @@ class TickingClock(ManualClock):
 
 
 def _run(cost, *, frames: int, fps: float = 30.0, max_ahead: float = 100.0, measured=None,
-         **kw) -> tuple[FakeRenderer, RenderWorker]:
+         interruptible: bool = False, **kw) -> tuple[FakeRenderer, RenderWorker]:
     """Run a worker under a cost model until it kept ``frames`` frames.
 
     Show time moves with the compute time of each batch, and by 10 ms each
@@ -55,6 +55,7 @@ def _run(cost, *, frames: int, fps: float = 30.0, max_ahead: float = 100.0, meas
     fake.hook = lambda n: clock.advance(cost(fake.calls[n]))
     worker = RenderWorker(director, fake, clock, fps=fps, max_batch=4, max_ahead=max_ahead,
                           timer=fake.timer, **kw)
+    worker.interruptible = interruptible
     worker.start()
     try:
         assert wait_for(lambda: worker.stats.frames >= frames, timeout=10)
@@ -113,18 +114,7 @@ def test_a_batch_a_little_faster_per_frame_is_used_where_a_cue_gives_the_batch_u
     # is not worth its latency (batch_tolerance, 5 %); where a cue gives the batch up between
     # kernels, it costs a cue nothing, and batch 1 would only cost frames.
     per = {1: 0.100, 2: 0.096}
-    clock = TickingClock()
-    director = make_director()
-    fake = FakeRenderer(director)
-    fake.timer = CostTimer(lambda b: b * per[b])
-    fake.hook = lambda n: clock.advance(fake.calls[n] * per[fake.calls[n]])
-    worker = RenderWorker(director, fake, clock, fps=30.0, max_ahead=100.0, timer=fake.timer, batches=(1, 2))
-    worker.interruptible = interruptible
-    worker.start()
-    try:
-        assert wait_for(lambda: worker.stats.frames >= 80)
-    finally:
-        worker.stop()
+    fake, worker = _run(lambda b: b * per[b], frames=80, batches=(1, 2), interruptible=interruptible)
     assert worker.best_config == ((2, 0) if interruptible else (1, 0))
     calls = fake.calls[6:]
     kept = 2 if interruptible else 1
@@ -478,20 +468,30 @@ def test_interrupt_on_cue_marks_the_worker_and_its_undo_unmarks_it(tiny_gen):
     assert tiny_gen.should_stop is None
 
 
+def _compiled_rig(renderer: type) -> tuple:
+    """(clock, director, fake, worker) for a generator compiled for batches of 1, 2 and 4.
+
+    Per frame 120, 85 and 67 ms (biggan-deep-128 compiled on a 2-core CPU); any other size 200
+    (eager). Show time moves with each batch and while the worker waits (TickingClock).
+    """
+    per = {1: 0.120, 2: 0.085, 4: 0.067}
+    clock = TickingClock()
+    director = make_director()
+    fake = renderer(director)
+    fake.timer = CostTimer(lambda b: b * per.get(b, 0.2))
+    fake.hook = lambda n: clock.advance(fake.calls[n] * per.get(fake.calls[n], 0.2))
+    worker = RenderWorker(director, fake, clock, fps=60.0, batches=(1, 2, 4), max_ahead=0.5,
+                          max_batch_seconds=None, timer=fake.timer)
+    return clock, director, fake, worker
+
+
 def test_only_the_batch_sizes_the_generator_has_even_behind_the_display_or_in_a_truncation_glide():
     # A compiled generator has batches of 1, 2 and 4 (others run eager, 3x slower per frame). A
     # worker that fell behind (stopped while show time went on, as `livegan bench` does between its
     # pieces; or a slow spell) widens its spacing, and a batch of 4 reached past its window: it was
     # cut to 3. So was a batch whose frames a truncation change split (the generator takes one
     # truncation per batch).
-    per = {1: 0.120, 2: 0.085, 4: 0.067}   # seconds per frame (biggan-deep-128 compiled, 2-core CPU)
-    clock = TickingClock()  # moves on while the worker waits, too
-    director = make_director()
-    fake = FakeRenderer(director)
-    fake.timer = CostTimer(lambda b: b * per.get(b, 0.2))
-    fake.hook = lambda n: clock.advance(fake.calls[n] * per.get(fake.calls[n], 0.2))
-    worker = RenderWorker(director, fake, clock, fps=60.0, batches=(1, 2, 4), max_ahead=0.5,
-                          max_batch_seconds=None, timer=fake.timer)
+    clock, director, fake, worker = _compiled_rig(FakeRenderer)
     worker.start()
     try:
         assert wait_for(lambda: worker.stats.frames >= 60)
@@ -525,14 +525,7 @@ def test_a_generator_that_takes_a_truncation_per_frame_keeps_whole_batches_throu
             self.truncations.append(np.asarray(truncation))
             return super().render(z, y, truncation)
 
-    per = {1: 0.120, 2: 0.085, 4: 0.067}
-    clock = TickingClock()
-    director = make_director()
-    fake = PerFrame(director)
-    fake.timer = CostTimer(lambda b: b * per.get(b, 0.2))
-    fake.hook = lambda n: clock.advance(fake.calls[n] * per.get(fake.calls[n], 0.2))
-    worker = RenderWorker(director, fake, clock, fps=60.0, batches=(1, 2, 4), max_ahead=0.5,
-                          max_batch_seconds=None, timer=fake.timer)
+    clock, director, fake, worker = _compiled_rig(PerFrame)
     worker.start()
     try:
         assert wait_for(lambda: worker.stats.frames >= 60)
