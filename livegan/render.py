@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .engine.director import Director, FrameSpec
 from .engine.state import Position, plans_from_setlist
+from .engine.worker import render_call
 from .errors import ConfigError, LiveganError, NonFiniteFrames, Where
 from .setlist import Setlist
 from .show.banks import ShowKeyframes
@@ -170,16 +170,12 @@ def _render(gen, specs: list[FrameSpec]) -> list[np.ndarray | None]:
     """Render specs in one batch, or in runs of equal truncation where the generator takes one
     truncation per batch (a truncation glide would split the batch); NaN frames come back as None."""
     out: list[np.ndarray | None] = []
-    per_frame = getattr(gen, "per_frame_truncation", False) is True
     i = 0
     while i < len(specs):
-        j = i
-        while j < len(specs) and (per_frame or math.isclose(specs[j].truncation, specs[i].truncation,
-                                                              abs_tol=1e-6)):
-            j += 1
+        n, trunc = render_call(gen, specs[i:])
+        j = i + n
         z = np.stack([s.z for s in specs[i:j]])  # (B, L, 128)
         y = np.stack([s.y for s in specs[i:j]])  # (B, 1000)
-        trunc = np.array([s.truncation for s in specs[i:j]], np.float32) if per_frame else specs[i].truncation
         try:
             out.extend(list(gen.render(z, y, trunc)))
         except NonFiniteFrames as e:

@@ -32,6 +32,7 @@ others one number per batch.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -42,7 +43,7 @@ import numpy as np
 
 from ..clock import Clock
 from ..errors import NonFiniteFrames, RenderInterrupted
-from .director import Director
+from .director import Director, FrameSpec
 from .mix import mix
 
 log = logging.getLogger(__name__)
@@ -441,20 +442,13 @@ class RenderWorker:
                 self.set_threads(threads)
                 threads_set = threads
             gen = self.generator
-            # One truncation per frame where the generator takes that (a BigGAN Generator); others
-            # take one per batch, so a truncation glide splits their batches.
-            per_frame = getattr(gen, "per_frame_truncation", False) is True
-            specs = [self.director.frame_at(t) for t in times]
-            specs = [s for s in specs if s.version == version
-                     and (per_frame or abs(s.truncation - specs[0].truncation) < 1e-6)]
+            specs = [s for s in (self.director.frame_at(t) for t in times) if s.version == version]
             if not specs:
                 continue
-            # A batch cut short by a truncation glide or a path's end: the largest size the generator
-            # has (a compiled one runs others eager, 3x slower); the rest goes in the next batch.
-            specs = specs[:max((b for b in self.batches if b <= len(specs)), default=len(specs))]
+            n, trunc = render_call(gen, specs, self.batches)  # the rest goes in the next batch
+            specs = specs[:n]
             z = np.stack([s.z for s in specs])                   # (B, L, 128)
             y = np.stack([s.y for s in specs])                   # (B, 1000)
-            trunc = np.array([s.truncation for s in specs], np.float32) if per_frame else specs[0].truncation
             t0 = self.timer()
             self._busy_since = t0
             self._rendering = version
@@ -564,6 +558,25 @@ class RenderWorker:
             log.error("generator failed (%s: %s); keeping the last picture and retrying", type(e).__name__, e)
         self._last_t = None
         self._stop.wait(min(0.5, 0.02 * self._failing))
+
+
+def render_call(gen: Renderer, specs: Sequence[FrameSpec],
+                sizes: Sequence[int] = ()) -> tuple[int, float | np.ndarray]:
+    """How many of ``specs``, from the first, one ``gen.render`` call takes, and its truncation argument.
+
+    All of them, with a truncation per frame, where the generator takes that
+    (``per_frame_truncation``: a BigGAN Generator); otherwise the run that
+    has the first one's truncation (a truncation glide splits the batch).
+    Then the largest of ``sizes`` (the batch sizes the generator has) that
+    fits, where one does: a compiled generator runs other sizes eager, 3x
+    slower.
+    """
+    per_frame = getattr(gen, "per_frame_truncation", False) is True
+    n = 1
+    while n < len(specs) and (per_frame or math.isclose(specs[n].truncation, specs[0].truncation, abs_tol=1e-6)):
+        n += 1
+    n = max((b for b in sizes if b <= n), default=n)
+    return n, np.array([s.truncation for s in specs[:n]], np.float32) if per_frame else specs[0].truncation
 
 
 def pick_config(per_frame: dict[Config, float], tolerance: float = 0.05,
