@@ -178,7 +178,7 @@ class RenderWorker:
         self._attempts: dict[Config, int] = {}     # (batch, threads) -> batches planned with it
         self._since_explore = 0
         self._neighbour = 0
-        self._config: Config = (1, self.thread_options[0] if self.thread_options else 0)  # of the batch planned
+        self._config: Config = (self.batches[0], self.thread_options[0] if self.thread_options else 0)  # planned
         self._failing = 0                  # generator failures in a row (the retry back-off grows with it)
         self._rendering: int | None = None  # path version of the batch in flight
         self._idle = 0.0                   # seconds until a whole batch fits the render-ahead window
@@ -382,7 +382,7 @@ class RenderWorker:
         # A copy: the display thread asks while the worker measures.
         known = {c: min(r) for c, r in list(self._recent.items()) if r}
         if not known:
-            return (1, self.thread_options[0] if self.thread_options else 0)
+            return (self.batches[0], self.thread_options[0] if self.thread_options else 0)
         return pick_config(known, self._tolerance(), self._budget())
 
     def _tolerance(self) -> float:
