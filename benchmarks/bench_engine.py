@@ -18,7 +18,7 @@ import argparse
 import json
 
 KEYS = ("ratio_interleaved", "engine_fps", "raw_fps_interleaved", "generator_busy", "frame_ms_in_show",
-        "display_fps", "chosen", "cue_latency_ms_p50", "cue_latency_ms_p99", "cue_frame_ms_p99", "cue_wait_ms_p99",
+        "display_fps", "main_loop_cpu", "chosen", "cue_latency_ms_p50", "cue_latency_ms_p99", "cue_frame_ms_p99", "cue_wait_ms_p99",
         "raw_batch1_frame_ms_p50_interleaved", "raw_batch1_frame_ms_p99_interleaved", "held_share",
         "render_ahead_margin", "batches_by_size")
 

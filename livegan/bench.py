@@ -22,8 +22,10 @@ For each model, in one process, one after the other, on the same inputs:
   frame on the new path ready; compare with ``raw_batch1_frame_ms``, the
   least one frame can take) and ``engine_fps_with_cues`` (stale frames are
   thrown away, so lower by design);
-- ``engine_no_display``: the same with the display loop off, so the cost of
-  the show itself is visible;
+- ``engine_no_display``: the same with the display loop off (the main thread
+  asleep but for giving cues and timing them), so the cost of the show
+  itself is visible; ``main_loop_cpu`` is the main thread's CPU time in the
+  steady phase as a share of a core, in both;
 - ``display``: presented fps and ms per present of a real window (both
   paths: SDL renderer and software) at 1920x1080 and 3840x2160 while the
   generator runs, no overlay, as a fullscreen show (needs a display: a
@@ -97,7 +99,8 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
       least a cue's frame could take meanwhile.
 
     ``display_fps`` 0 turns the display loop off: the main thread only gives
-    cues and watches for their first frame (every 5 ms).
+    cues and watches for their first frame (every 5 ms while one waits; in
+    the steady phase it wakes every 100 ms, so the worker runs as alone).
     """
     clock = MonotonicClock()
     kfs = _keyframes(gen.num_latents, 8, seed)
@@ -115,7 +118,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
     try:
         settle = loop.run(3 * seconds if settle_seconds is None else settle_seconds, until=lambda: worker.explored)
         n = rounds if raw is not None else 1
-        steady = {"elapsed": 0.0, "presented": 0, "present_ms": [], "present_cpu_ms": []}
+        steady = {"elapsed": 0.0, "presented": 0, "present_ms": [], "present_cpu_ms": [], "cpu": 0.0}
         kept = busy = span = 0.0
         held = settled = 0
         raw_fps_seen: list[float] = []
@@ -167,6 +170,10 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         "held_share": round(held / settled, 3) if settled else None,
         "render_ahead_margin": round(worker.margin, 2),
         "display_fps": round(steady["presented"] / steady["elapsed"], 2) if display_fps else None,
+        # The main thread's CPU time in the steady phase, as a share of one core: what the show loop
+        # takes from the generator's cores (on two, a share of a core taken from one OpenMP thread
+        # stalls the other at its next barrier too).
+        "main_loop_cpu": round(steady["cpu"] / steady["elapsed"], 3),
         "cue_latency_ms_p50": _r(_pct(cues["latencies"], 50)),
         "cue_latency_ms_p99": _r(_pct(cues["latencies"], 99)),
         "cues": len(cues["latencies"]),
@@ -205,7 +212,10 @@ class _DisplayLoop:
                  display_fps: float, sections: int, overlay: bool) -> None:
         self.clock, self.worker, self.director, self.output = clock, worker, director, output
         self.display_fps = display_fps
+        # With the display off the loop wakes every 5 ms only while a cue waits for its first frame
+        # (to time it), else every 100 ms: the worker alone, as near as a process that gives cues gets.
         self.period = 1.0 / display_fps if display_fps else 0.005
+        self.idle_period = self.period if display_fps else 0.1
         self.sections = sections
         self.t_start = clock.now()
         self.presented_total = 0
@@ -225,13 +235,14 @@ class _DisplayLoop:
 
     def run(self, seconds: float, cue_every: float | None = None, until: Any = None) -> dict[str, Any]:
         clock, worker, director, output = self.clock, self.worker, self.director, self.output
-        presented, latencies, present_ms, present_cpu_ms = 0, [], [], []
+        presented, wakeups, latencies, present_ms, present_cpu_ms = 0, 0, [], [], []
         pending: tuple[int, float] | None = None  # (version, time the cue was handled)
-        t0 = clock.now()
+        t0, cpu0 = clock.now(), time.thread_time()
         next_cue = t0 + (cue_every or 0.0)
         next_frame = t0
         while clock.now() - t0 < seconds and not (until is not None and until()):
             now = clock.now()
+            wakeups += 1
             if cue_every is not None and now >= next_cue and pending is None:
                 last = director.position.section >= self.sections - 1
                 director.handle(Cue("goto" if last else "next", 1 if last else None, source="bench"), now)
@@ -255,10 +266,12 @@ class _DisplayLoop:
                     presented += 1
                     self.presented_total += 1
                     worker.prune(now)
-            next_frame = max(next_frame + self.period, clock.now() - self.period)  # as Show.run: no backlog chase
+            period = self.period if cue_every is not None else self.idle_period
+            next_frame = max(next_frame + period, clock.now() - period)  # as Show.run: no backlog chase
             clock.sleep(next_frame - clock.now())
         return {"elapsed": clock.now() - t0, "presented": presented, "latencies": latencies,
-                "present_ms": present_ms, "present_cpu_ms": present_cpu_ms}
+                "present_ms": present_ms, "present_cpu_ms": present_cpu_ms, "cpu": time.thread_time() - cpu0,
+                "wakeups": wakeups}
 
 
 def _r(x: float | None, nd: int = 1) -> float | None:

@@ -47,6 +47,7 @@ def test_bench_reports_every_configuration_and_the_engine_against_the_best(one_t
     assert 0 < eng["raw_batch1_frame_ms_p50_interleaved"] <= eng["raw_batch1_frame_ms_p99_interleaved"]
     assert eng["cues"] >= 0 and eng["chosen"]["batch"] in (1, 2, 3, 4)
     assert m["engine_no_display"]["display_fps"] is None and m["engine_no_display"]["engine_fps"] > 0
+    assert 0 <= m["engine_no_display"]["main_loop_cpu"] and 0 <= eng["main_loop_cpu"]
     assert sum(eng["batches_by_size"].values()) > 0
     assert "display" not in m
     assert os.environ["OMP_NUM_THREADS"] == "1"
@@ -65,6 +66,24 @@ def test_cue_latency_is_split_into_the_cue_frame_and_the_wait(one_thread, tiny_g
     assert r["cue_wait_ms_p99"] is not None and r["cue_wait_ms_p99"] >= 0
     assert r["raw_batch1_frame_ms_p50_interleaved"] > 0
     assert r["engine_fps"] > 0 and 0 < r["generator_busy"] <= 1.0
+
+
+def test_with_the_display_off_the_main_thread_sleeps_between_cues(tiny_gen):
+    # engine_no_display is the worker as alone as can be: the loop wakes every 100 ms, not every 5.
+    from livegan.bench import _DisplayLoop, _keyframes
+    from livegan.clock import MonotonicClock
+    from livegan.engine.director import Director
+    from livegan.engine.state import SongPlan
+    from livegan.engine.worker import RenderWorker
+    from livegan.setlist import Transition
+
+    clock = MonotonicClock()
+    kfs = _keyframes(tiny_gen.num_latents, 2)
+    director = Director([SongPlan("t", 2, [1, 1], [Transition(1.0)] * 2)], lambda s, sec, v: kfs[sec], t0=clock.now())
+    worker = RenderWorker(director, tiny_gen, clock)  # not started: only the loop's own wake-ups count
+    off = _DisplayLoop(clock, worker, director, None, 0.0, 2, False).run(0.5)
+    # (A busy machine only makes wake-ups fewer; polling every 5 ms, as before, woke ~100 times.)
+    assert 1 <= off["wakeups"] <= 0.5 / 0.1 + 2 and off["presented"] == 0
 
 
 def test_bench_command_runs_through_the_cli(capsys, one_thread) -> None:
