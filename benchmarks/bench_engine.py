@@ -34,6 +34,9 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="compile batch 1 and --batch first (cached)")
     a = ap.parse_args()
 
+    from livegan.heap import keep_freed_memory
+
+    keep_freed_memory()  # as the livegan command does
     import torch
 
     from livegan.bench import engine_run
