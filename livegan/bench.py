@@ -99,8 +99,8 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
       least a cue's frame could take meanwhile.
 
     ``display_fps`` 0 turns the display loop off: the main thread only gives
-    cues and watches for their first frame (every 5 ms while one waits; in
-    the steady phase it wakes every 100 ms, so the worker runs as alone).
+    cues and watches for their first frame (every 5 ms in the cue phase; in
+    the others it wakes every 100 ms, so the worker runs as alone).
     """
     clock = MonotonicClock()
     kfs = _keyframes(gen.num_latents, 8, seed)
@@ -212,10 +212,7 @@ class _DisplayLoop:
                  display_fps: float, sections: int, overlay: bool) -> None:
         self.clock, self.worker, self.director, self.output = clock, worker, director, output
         self.display_fps = display_fps
-        # With the display off the loop wakes every 5 ms only while a cue waits for its first frame
-        # (to time it), else every 100 ms: the worker alone, as near as a process that gives cues gets.
         self.period = 1.0 / display_fps if display_fps else 0.005
-        self.idle_period = self.period if display_fps else 0.1
         self.sections = sections
         self.t_start = clock.now()
         self.presented_total = 0
@@ -266,7 +263,9 @@ class _DisplayLoop:
                     presented += 1
                     self.presented_total += 1
                     worker.prune(now)
-            period = self.period if cue_every is not None else self.idle_period
+            # With the display off: every 5 ms while cues are given (to time their first frames), else
+            # every 100 ms, the worker as alone as a process that gives cues gets.
+            period = self.period if self.display_fps or cue_every is not None else 0.1
             next_frame = max(next_frame + period, clock.now() - period)  # as Show.run: no backlog chase
             clock.sleep(next_frame - clock.now())
         return {"elapsed": clock.now() - t0, "presented": presented, "latencies": latencies,

@@ -6,10 +6,9 @@ freed; a thread other than the main one allocates from an arena whose heaps
 are at most 64 MiB, so anything bigger is mapped afresh too. A generator
 frees and allocates the same big activations every frame, so every frame
 faulted them in again, page by page, each page zeroed by the kernel: a
-compiled biggan-deep-128 batch of 4 took 28,000-35,000 minor page faults a
-render (about 130 MB) on the render thread, a batch of 2 about 8,000, and
-none after this (2-core Xeon, one run of a /tmp script counting
-``ru_minflt``).
+compiled biggan-deep-128 batch of 4 took 20,000-29,000 minor page faults a
+render (up to about 115 MB) on a render thread, biggan-deep-256 127,793, and
+under 1,700 after this (2-core Xeon, /tmp scripts counting ``ru_minflt``).
 
 So, once at start-up, before the render thread exists: one arena for every
 thread (the main one, which grows with ``brk`` and has no 64 MiB limit), big

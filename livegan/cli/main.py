@@ -16,9 +16,8 @@ from .common import app
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: user errors are one line and exit 2; Ctrl-C is exit 130, SIGTERM 143, SIGHUP 129."""
-    from ..interrupts import Terminated, install_handlers, os_error_line, restore_handlers, stopped_by as _stopped_by
-
     from ..heap import keep_freed_memory
+    from ..interrupts import Terminated, install_handlers, os_error_line, restore_handlers, stopped_by as _stopped_by
 
     keep_freed_memory()  # before any render thread: each frame's activations reused, not faulted in again
     _stopped_by.clear()
