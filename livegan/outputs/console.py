@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .base import KeyEvent, Output, Size, fit_rect
+from .sdl_direct import direct, window_id
 from .window import _pygame, choose_display, key_name
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class ConsoleOutput(Output):
         self.keyframes: Any = None
         self._pg: Any = None
         self._win: Any = None
+        self._win_id: int | None = None
+        self._sdl: Any = None
         self._fonts: dict[int, Any] = {}
         self._next_pic: dict[tuple[int, int], np.ndarray | None] = {}
         self._rendering = threading.Lock()
@@ -80,6 +83,8 @@ class ConsoleOutput(Output):
         pg.display.init()
         x, y, w, h = self.rect
         self._win = pg.Window(self.title, size=(w, h), position=(x, y), resizable=True)
+        self._win_id = window_id(self._win)
+        self._sdl = direct(self._win_id)  # flips without the GIL (sdl_direct.py)
         if self.poll_keys:
             pg.key.set_repeat()
 
@@ -106,7 +111,8 @@ class ConsoleOutput(Output):
     def _present(self, frame: np.ndarray, overlay: dict | None) -> None:
         surf = self._win.get_surface()
         self.draw(surf, frame, overlay)
-        self._win.flip()
+        if self._sdl is None or not self._sdl.update_window(self._win_id):
+            self._win.flip()
 
     def screenshot(self, path: str) -> None:
         self._pg.image.save(self._win.get_surface(), str(path))

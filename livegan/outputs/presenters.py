@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .base import Size, fit_rect
+from .sdl_direct import direct, window_id
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,8 @@ class SoftwarePresenter:
         self._rect: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._overlaid = True           # the last frame had an overlay (bars must be repainted)
         self._overlay: Any = None
+        self._win_id: int | None = None
+        self._sdl: Any = None           # SDL through ctypes: the GIL free while the X server copies
         self.step = 1
 
     def resized(self, screen: Any) -> None:
@@ -152,6 +155,8 @@ class SoftwarePresenter:
         self.screen.fill((0, 0, 0))
         self._overlaid = True  # the first frame is sent whole
         self._key = (dst, (w, h))
+        self._win_id = window_id(None)
+        self._sdl = direct(self._win_id)
         log.info("software display: %dx%d frame -> %dx%d picture (smooth to %dx%d, then x%d)",
                  w, h, pw, ph, mid[0], mid[1], k)
 
@@ -180,11 +185,18 @@ class SoftwarePresenter:
             if self._overlay is None:
                 self._overlay = _overlay_renderer()
             self._overlay.draw(self.screen, overlay)
-        if overlay or self._overlaid:
-            pg.display.flip()
-        else:
-            pg.display.update(self._rect)  # bars unchanged: send only the picture
+        # Bars unchanged: send only the picture.
+        self._send(None if overlay or self._overlaid else self._rect)
         self._overlaid = bool(overlay)
+
+    def _send(self, rect: tuple[int, int, int, int] | None) -> None:
+        """The screen (or ``rect`` of it) out, without the GIL where SDL can be called directly."""
+        if self._sdl is not None and self._sdl.update_window(self._win_id, None if rect is None else [rect]):
+            return
+        if rect is None:
+            self.pg.display.flip()
+        else:
+            self.pg.display.update(rect)
 
     def screenshot(self, path: str) -> None:
         self.pg.image.save(self.screen, str(path))
@@ -216,6 +228,8 @@ class RendererPresenter:
         self._ov_rects: list[Any] = []  # what the overlay covered last time (cleared before redrawing)
         self._ov_key: Any = None
         self._overlay: Any = None
+        self._win_id = window_id(window)
+        self._sdl = direct(self._win_id)  # SDL through ctypes: the GIL free while present waits
 
     @classmethod
     def open(cls, pg: Any, title: str, size: Size, *, fullscreen: bool, display: int, vsync: bool,
@@ -268,7 +282,8 @@ class RendererPresenter:
             self._ov_tex.draw()
         else:
             self._ov_key = None  # the screenshot must not show an overlay that is off
-        r.present()
+        if self._sdl is None or not self._sdl.render_present(self._win_id):
+            r.present()
 
     def _draw_overlay(self, overlay: dict, size: Size) -> None:
         from pygame._sdl2 import video
