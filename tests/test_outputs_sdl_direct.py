@@ -43,9 +43,10 @@ def test_the_mapped_libsdl2_files_are_found_and_its_companions_are_not():
 
 
 class FakeLib:
-    """Stands in for the C library: records the calls, knows window 7 (renderer on it) only."""
+    """Stands in for the C library: records the calls, knows window ``known`` (a renderer on it) only."""
 
-    def __init__(self):
+    def __init__(self, known=7):
+        self.known = known
         self.calls = []
         for name in ("SDL_GetWindowFromID", "SDL_GetRenderer", "SDL_UpdateWindowSurfaceRects",
                      "SDL_UpdateWindowSurface", "SDL_RenderPresent"):
@@ -58,7 +59,7 @@ class FakeLib:
             def __call__(self, *args):
                 lib.calls.append((name, args))
                 if name == "SDL_GetWindowFromID":
-                    return 0x1000 if args[0] == 7 else None
+                    return 0x1000 if args[0] == lib.known else None
                 if name == "SDL_GetRenderer":
                     return 0x2000
                 return None if name == "SDL_RenderPresent" else 0
@@ -100,7 +101,7 @@ def test_the_software_window_sends_its_frames_through_pygames_own_libsdl2(monkey
 
 
 def test_without_a_usable_libsdl2_the_window_presents_through_pygame(monkeypatch):
-    monkeypatch.setattr(sdl_direct, "_cache", {"sdl": None})  # as where no libSDL2 could be found
+    monkeypatch.setattr(sdl_direct, "_cache", {"sdl": []})  # as where no libSDL2 could be found
     used = []
     real_update = pygame.display.update
     monkeypatch.setattr(pygame.display, "update", lambda *a: used.append(a) or real_update(*a))
@@ -118,6 +119,17 @@ def test_a_window_sdl_does_not_know_is_refused_and_no_window_has_no_id():
         assert wid is not None and direct(wid) is not None
         assert direct(wid + 1000) is None
     assert window_id(object()) is None and direct(None) is None
+
+
+def test_of_two_libsdl2_copies_the_one_that_knows_the_window_is_used(monkeypatch):
+    with WindowOutput(windowed=True, size=(320, 200), accel="off"):
+        wid = window_id(None)
+        real = direct(wid)
+        stranger = DirectSDL(FakeLib(known=None), "another copy")  # knows no window
+        monkeypatch.setattr(sdl_direct, "_cache", {"sdl": [stranger, real]})
+        assert direct(wid) is real
+        monkeypatch.setattr(sdl_direct, "_cache", {"sdl": [stranger]})
+        assert direct(wid) is None
 
 
 def test_the_renderer_presents_through_it(monkeypatch, tmp_path):

@@ -105,26 +105,26 @@ class DirectSDL:
         return True
 
 
-_cache: dict[str, DirectSDL | None] = {}
+_cache: dict[str, list[DirectSDL]] = {}
 
 
 def direct(window_id: int | None) -> DirectSDL | None:
-    """pygame's libSDL2 through ctypes, if it can be found and knows ``window_id``; else None."""
+    """pygame's libSDL2 through ctypes: the loaded one that knows ``window_id``; None if none can be found."""
     if window_id is None:
         return None
     if "sdl" not in _cache:
-        _cache["sdl"] = None
+        libs = []
         for path in loaded_sdl_paths() or _beside_pygame():
             try:
-                _cache["sdl"] = DirectSDL(ctypes.CDLL(path), path)
-                break
+                libs.append(DirectSDL(ctypes.CDLL(path), path))
             except (OSError, AttributeError) as e:
                 log.info("display: %s not usable through ctypes (%s)", path, e)
-    sdl = _cache["sdl"]
-    if sdl is None or not sdl.knows(window_id):
-        log.info("display: presenting through pygame (the GIL is held while a frame goes out)")
-        return None
-    return sdl
+        _cache["sdl"] = libs
+    for sdl in _cache["sdl"]:  # two copies of SDL in one process: only pygame's knows its windows
+        if sdl.knows(window_id):
+            return sdl
+    log.info("display: presenting through pygame (the GIL is held while a frame goes out)")
+    return None
 
 
 def window_id(window: Any) -> int | None:
