@@ -50,7 +50,9 @@ def main() -> None:
     policy = apply_thread_policy("show")
     if a.compile:
         compile_generator(gen, "on", batches=[1, 2, 4], threads=policy.threads)
-    options = live_worker_options(gen, policy, 4)
+    from livegan.threads import RENDER_NICE
+
+    options = {**live_worker_options(gen, policy, 4), "nice": RENDER_NICE}  # as a show with a window runs it
     direct = presenters.direct
     try:
         for p in range(a.pairs):
@@ -60,7 +62,7 @@ def main() -> None:
                     r = engine_run(gen, a.seconds, output=win, worker_options=options, cue_every=1.5, overlay=False,
                                    settle_seconds=a.seconds)
                     used = "direct" if win._presenter._sdl is not None else "pygame"
-                    print(json.dumps({"present": used, "size": a.size, "path": win.path,
+                    print(json.dumps({"present": used, "size": a.size, "path": win.path, "repeats_skipped": win.repeats,
                                       **{k: r.get(k) for k in KEYS}}), flush=True)
     finally:
         presenters.direct = direct

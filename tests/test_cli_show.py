@@ -210,3 +210,17 @@ def test_options_that_need_another_say_so(tmp_path: Path, capsys):
         with pytest.raises(SystemExit) as e:
             main(["show", str(sl), "--headless", *args])
         assert e.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_the_render_thread_is_lowered_only_where_the_show_has_a_window_on_a_screen(monkeypatch, tmp_path):
+    from livegan.outputs.null import NullOutput
+    from livegan.show.session import ShowConfig, on_screen
+
+    cfg = ShowConfig(setlist=tmp_path / "s.yaml")
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)
+    assert on_screen(cfg)
+    assert not on_screen(ShowConfig(setlist=tmp_path / "s.yaml", headless=True))
+    assert not on_screen(cfg, NullOutput()), "an output given by the caller (tests, bench) is not a screen"
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    assert not on_screen(cfg), "SDL's dummy driver (CI) shows nothing"

@@ -184,3 +184,30 @@ def test_both_paths_draw_the_overlay_in_the_same_place(tmp_path):
     assert (soft > 0).sum() > 1000, "the overlay drew something"
     diff = np.abs(soft - rend)
     assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 8, (diff.mean(), diff.max())
+
+
+def test_software_path_skips_a_held_frame_but_not_an_overlay_an_exposure_or_a_resize(monkeypatch):
+    with WindowOutput(windowed=True, size=(640, 360), accel="off") as win:
+        p = win._presenter
+        sent = []
+        real = p._send
+        monkeypatch.setattr(p, "_send", lambda rect: sent.append(rect) or real(rect))
+        a, b = gradient(64, 64), gradient(64, 64)
+        win.present(a)
+        win.present(a)  # the worker held its newest frame: the same array again
+        assert (len(sent), p.repeats, win.repeats) == (1, 1, 1)
+        win.present(b)  # equal pixels, another frame: sent (only the array tells a repeat)
+        assert (len(sent), p.repeats) == (2, 1)
+        win.present(b, {"lyric": "a goldfish"})  # an overlay is always drawn
+        win.present(b)  # and taken away again
+        win.present(b)
+        assert (len(sent), p.repeats) == (4, 2)
+        pygame.event.post(pygame.event.Event(pygame.WINDOWEXPOSED))
+        win.poll_events()  # uncovered: the picture must be drawn again
+        win.present(b)
+        assert (len(sent), p.repeats) == (5, 2)
+        screen = pygame.display.get_surface()
+        assert tuple(screen.get_at((140 + 100, 180)))[:3] == (220, 10, 10)
+        p.resized(screen)  # a new size or surface: sent whole
+        win.present(b)
+        assert (len(sent), p.repeats) == (6, 2) and sent[-1] is None

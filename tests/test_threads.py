@@ -78,3 +78,30 @@ def test_live_worker_options_for_a_cpu_generator_and_a_compiled_one(monkeypatch)
     assert live_worker_options(Gen(), choose_threads(2, 0.0, reserved=1), 4)["batches"] == (1,)
     Gen.device = torch.device("cuda")  # never touched: threads do not matter to a GPU's render
     assert "threads" not in live_worker_options(Gen(), choose_threads(2, 0.0, reserved=1), 4)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="nice is per thread on Linux only")
+def test_lowering_a_threads_priority_stays_on_that_thread_and_stops_at_19():
+    import os
+    import threading
+
+    got = {}
+
+    def lower(step):
+        got[step] = threads.lower_thread_priority(step)
+        got[f"{step} now"] = os.getpriority(os.PRIO_PROCESS, 0)
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    for step in (5, 40, 0):
+        t = threading.Thread(target=lower, args=(step,))
+        t.start()
+        t.join()
+    assert got[5] == got["5 now"] == min(19, base + 5)
+    assert got[40] == got["40 now"] == 19
+    assert got[0] is None and got["0 now"] == base
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base
+
+
+def test_lowering_priority_is_left_alone_off_linux(monkeypatch):
+    monkeypatch.setattr(threads.sys, "platform", "darwin")  # there setpriority would lower the whole process
+    assert threads.lower_thread_priority(5) is None

@@ -373,3 +373,46 @@ def test_a_slow_first_render_is_not_taken_for_a_hang():
     finally:
         release.set()
         worker.stop()
+
+
+def _thread_nice(tid: int) -> int:
+    import os
+
+    return os.getpriority(os.PRIO_PROCESS, tid)  # Linux: a thread id names that thread alone
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="nice is per thread on Linux only")
+def test_the_render_thread_runs_a_step_below_the_show_and_the_show_thread_stays():
+    import os
+    import threading as th
+
+    director = make_director()
+    fake = FakeRenderer(director)
+    seen = {}
+    real_render = fake.render
+
+    def render(*a, **k):  # what the render thread and a thread it starts (torch's OpenMP team) run at
+        seen["render"] = os.getpriority(os.PRIO_PROCESS, 0)
+        child = th.Thread(target=lambda: seen.setdefault("child", os.getpriority(os.PRIO_PROCESS, 0)))
+        child.start()
+        child.join()
+        return real_render(*a, **k)
+
+    fake.render = render
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = RenderWorker(director, fake, ManualClock(0.0), nice=5)
+    worker.start()
+    try:
+        assert wait_for(lambda: "child" in seen)
+        assert seen == {"render": min(19, base + 5), "child": min(19, base + 5)}
+        assert _thread_nice(worker._thread.native_id) == min(19, base + 5)
+    finally:
+        worker.stop()
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base, "the show's own thread keeps its priority"
+    plain = RenderWorker(director, FakeRenderer(director), ManualClock(0.0))
+    plain.start()
+    try:
+        assert wait_for(lambda: plain.stats.frames > 0)
+        assert _thread_nice(plain._thread.native_id) == base, "nice=0 (headless, tests) leaves it"
+    finally:
+        plain.stop()

@@ -128,7 +128,8 @@ class RenderWorker:
                  batch_tolerance: float = 0.05, max_batch_seconds: float | None = 0.5, ahead_batches: int = 2,
                  on_oom: Callable[[BaseException], Renderer | None] | None = None,
                  timer: Callable[[], float] = time.monotonic, batches: Sequence[int] | None = None,
-                 threads: Sequence[int] = (), set_threads: Callable[[int], None] | None = None) -> None:
+                 threads: Sequence[int] = (), set_threads: Callable[[int], None] | None = None,
+                 nice: int = 0) -> None:
         self.director = director
         # Show time comes from the injected clock; ``timer`` measures real compute time
         # (render durations, the hang watchdog), which no simulated clock can stand in for.
@@ -143,6 +144,9 @@ class RenderWorker:
         # render thread itself (torch's thread count is per calling thread). Empty: not managed.
         self.thread_options = tuple(dict.fromkeys(threads)) if set_threads is not None else ()
         self.set_threads = set_threads
+        # The render thread's priority below the show's (threads.RENDER_NICE where a window is on a
+        # real screen): the display and the X server win a core when they wake; 0 leaves it.
+        self.nice = nice
         self.max_ahead = max_ahead         # never render further ahead than this (seconds)
         self.ahead_batches = ahead_batches  # ... nor more than this many batches ahead of now
         self.batch_tolerance = batch_tolerance      # a bigger batch must be this much faster per frame
@@ -429,6 +433,10 @@ class RenderWorker:
         self._recent.setdefault(cfg, deque(maxlen=RECENT)).append(per)
 
     def _run(self, generation: int) -> None:
+        if self.nice:
+            from ..threads import lower_thread_priority
+
+            lower_thread_priority(self.nice)  # before torch starts this thread's OpenMP team: it inherits it
         threads_set = None  # torch's thread count is per calling thread: set it on this one
         while not self._stop.is_set() and generation == self._generation:
             now = self.clock.now()

@@ -14,7 +14,9 @@ The generator's frame is small (128-512 px) and the projector is big
   height, 2 at 1080p, 4 at 2160p: at those sizes the doubled pixels look
   the same as a full smooth scale, at a fraction of the cost). All surfaces
   are made once per size and reused; without an overlay only the picture's
-  rectangle is sent to the screen.
+  rectangle is sent to the screen, and not at all when it is the very frame
+  sent last (a held picture: the generator is behind, and the 11-13 ms of
+  CPU a 4K present costs here and in the X server go back to it).
 
 Both take ``(H, W, 3)`` uint8 RGB frames and an overlay dict (overlay.py).
 """
@@ -137,10 +139,16 @@ class SoftwarePresenter:
         self._overlay: Any = None
         self._win_id: int | None = None
         self._sdl: Any = None           # SDL through ctypes: the GIL free while the X server copies
+        self._last: Any = None          # the frame on screen, if sent without an overlay
+        self.repeats = 0                # presents skipped: the frame on screen already
         self.step = 1
 
     def resized(self, screen: Any) -> None:
-        self.screen, self._key = screen, None
+        self.screen, self._key, self._last = screen, None, None
+
+    def refresh(self) -> None:
+        """Send the next frame even if it is the one on screen (the window was exposed: redraw it)."""
+        self._last = None
 
     def _prepare(self, w: int, h: int, src: Any) -> None:
         pg, dst = self.pg, self.screen.get_size()
@@ -163,6 +171,11 @@ class SoftwarePresenter:
     def present(self, frame: np.ndarray, overlay: dict | None) -> None:
         pg = self.pg
         h, w = frame.shape[:2]
+        if frame is self._last and not overlay and self._key == (self.screen.get_size(), (w, h)):
+            # The worker held its newest frame (frame_at returns the same array): the screen shows it.
+            # The worker's frames are never written to after they are kept.
+            self.repeats += 1
+            return
         # frombuffer wraps the array without a copy; it must stay alive until blitted.
         buf = frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
         src = pg.image.frombuffer(buf, (w, h), "RGB")
@@ -188,6 +201,7 @@ class SoftwarePresenter:
         # Bars unchanged: send only the picture.
         self._send(None if overlay or self._overlaid else self._rect)
         self._overlaid = bool(overlay)
+        self._last = None if overlay else frame
 
     def _send(self, rect: tuple[int, int, int, int] | None) -> None:
         """The screen (or ``rect`` of it) out, without the GIL where SDL can be called directly."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -30,6 +31,17 @@ def _pygame() -> Any:
     import pygame
 
     return pygame
+
+
+def display_available() -> str | None:
+    """None if a window would reach a screen here, else why not (SDL's dummy driver, no $DISPLAY)."""
+    drv = os.environ.get("SDL_VIDEODRIVER", "")
+    if drv in ("dummy", "offscreen"):
+        return f"SDL_VIDEODRIVER={drv}: no screen to measure"
+    if os.name == "posix" and sys.platform != "darwin" and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "no DISPLAY (run under a desktop or xvfb-run)"
+    return None
 
 
 def choose_display(requested: int | None, n_displays: int) -> tuple[int, str | None]:
@@ -160,6 +172,11 @@ class WindowOutput(Output):
                  "windowed" if self.windowed else "fullscreen", self.path, "on" if self.vsync_active else "off")
 
     @property
+    def repeats(self) -> int:
+        """Presents the software path skipped: the frame was the one on screen (a held picture)."""
+        return getattr(self._presenter, "repeats", 0)
+
+    @property
     def path(self) -> str | None:
         """'renderer:DRIVER' (SDL renderer, e.g. 'renderer:opengl') or 'software'; None when closed."""
         p = self._presenter
@@ -198,6 +215,10 @@ class WindowOutput(Output):
                 name = key_name(pg.key.name(ev.key))
                 if name:
                     keys.append(name)
+            elif ev.type in (pg.VIDEOEXPOSE, getattr(pg, "WINDOWEXPOSED", -1)):
+                # Uncovered: the software path redraws even a held picture (it skips repeats).
+                if isinstance(self._presenter, SoftwarePresenter):
+                    self._presenter.refresh()
             elif ev.type in (pg.VIDEORESIZE, pg.WINDOWSIZECHANGED):
                 # A resized window has a new surface; the next frame is fitted to it.
                 if isinstance(self._presenter, SoftwarePresenter):

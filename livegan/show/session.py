@@ -150,6 +150,14 @@ def make_sources(cfg: ShowConfig, sl: Setlist, events: EventQueue, clock: Clock)
     return sources
 
 
+def on_screen(cfg: ShowConfig, output: Output | None = None) -> bool:
+    """Whether the show will put its own window on a real screen (not --headless, not SDL's dummy driver)."""
+    if output is not None or cfg.headless:
+        return False
+    from ..outputs.window import display_available
+    return display_available() is None
+
+
 def make_window(cfg: ShowConfig) -> Output:
     if cfg.headless:
         from ..outputs.null import NullOutput
@@ -228,8 +236,10 @@ def build_show(cfg: ShowConfig, clock: Clock | None = None, output: Output | Non
     sources = make_sources(cfg, sl, events, clock)
     live = None
     if gen is not None:
-        from ..threads import live_worker_options
+        from ..threads import RENDER_NICE, live_worker_options
         tuning = live_worker_options(gen, threads, cfg.max_batch) if hasattr(gen, "model") else {}
+        if on_screen(cfg, output):
+            tuning["nice"] = RENDER_NICE  # the projector and the X server first (threads.py)
         live = RenderWorker(director, gen, clock, fps=cfg.fps, max_batch=cfg.max_batch,
                             on_oom=lambda e: _cpu_fallback(gen, notice), **tuning)
     if live is not None and hasattr(gen, "model"):  # a BigGAN Generator: a cue interrupts the batch in flight
