@@ -66,3 +66,21 @@ def write_yaml(tmp_path: Path):
         p.write_text(textwrap.dedent(text).lstrip("\n"))
         return p
     return write
+
+
+@pytest.fixture
+def open_renderer():
+    """``open_renderer((w, h))``: a RendererPresenter on SDL's renderer (software under the dummy driver), or a skip."""
+    import pygame
+
+    from livegan.outputs.presenters import RendererPresenter
+
+    def make(size):
+        pygame.display.init()
+        try:
+            return RendererPresenter.open(pygame, "t", size, fullscreen=False, display=0, vsync=False,
+                                          accelerated_only=False)
+        except pygame.error as e:
+            pytest.skip(f"no SDL renderer under the dummy driver: {e}")
+
+    return make

@@ -13,7 +13,7 @@ import pytest
 os.environ["SDL_VIDEODRIVER"] = "dummy"
 os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 
-from livegan.outputs.presenters import RendererPresenter, integer_step  # noqa: E402
+from livegan.outputs.presenters import integer_step  # noqa: E402
 from livegan.outputs.window import WindowOutput  # noqa: E402
 
 pygame = pytest.importorskip("pygame")
@@ -81,13 +81,8 @@ def test_bad_accel_is_refused():
         WindowOutput(accel="gpu")
 
 
-def test_renderer_path_scales_the_texture_and_draws_the_overlay(tmp_path):
-    pygame.display.init()
-    try:
-        p = RendererPresenter.open(pygame, "t", (1280, 720), fullscreen=False, display=0, vsync=False,
-                                   accelerated_only=False)
-    except pygame.error as e:
-        pytest.skip(f"no SDL renderer under the dummy driver: {e}")
+def test_renderer_path_scales_the_texture_and_draws_the_overlay(tmp_path, open_renderer):
+    p = open_renderer((1280, 720))
     try:
         frame = gradient(64, 64)
         p.present(frame, None)
@@ -159,7 +154,7 @@ def test_auto_leaves_a_cpu_renderer_for_the_software_path(monkeypatch):
         win.present(gradient(32, 32))
 
 
-def test_both_paths_draw_the_overlay_in_the_same_place(tmp_path):
+def test_both_paths_draw_the_overlay_in_the_same_place(tmp_path, open_renderer):
     """On a black frame the screen is only the overlay: renderer and software must agree pixel for pixel."""
     ov = {"song": "1/2 Test", "section": "section 1/3", "lyric": "a weasel in the snow", "fps": 60.0,
           "message": "press Esc again to quit"}
@@ -167,12 +162,7 @@ def test_both_paths_draw_the_overlay_in_the_same_place(tmp_path):
     with WindowOutput(windowed=True, size=(960, 540), accel="off") as win:
         win.present(black, ov)
         soft = pygame.surfarray.array3d(pygame.display.get_surface()).astype(int)
-    pygame.display.init()
-    try:
-        p = RendererPresenter.open(pygame, "t", (960, 540), fullscreen=False, display=0, vsync=False,
-                                   accelerated_only=False)
-    except pygame.error as e:
-        pytest.skip(f"no SDL renderer under the dummy driver: {e}")
+    p = open_renderer((960, 540))
     try:
         p.present(black, dict(ov, fps=59.0))
         p.present(black, ov)  # a change: only the touched rectangles are uploaded again

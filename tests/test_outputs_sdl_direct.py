@@ -15,7 +15,6 @@ os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 
 from livegan.outputs import sdl_direct  # noqa: E402
 from livegan.outputs.console import ConsoleOutput  # noqa: E402
-from livegan.outputs.presenters import RendererPresenter  # noqa: E402
 from livegan.outputs.sdl_direct import DirectSDL, direct, loaded_sdl_paths, window_id  # noqa: E402
 from livegan.outputs.window import WindowOutput  # noqa: E402
 
@@ -132,13 +131,8 @@ def test_of_two_libsdl2_copies_the_one_that_knows_the_window_is_used(monkeypatch
         assert direct(wid) is None
 
 
-def test_the_renderer_presents_through_it(monkeypatch, tmp_path):
-    pygame.display.init()
-    try:
-        p = RendererPresenter.open(pygame, "t", (320, 200), fullscreen=False, display=0, vsync=False,
-                                   accelerated_only=False)
-    except pygame.error as e:
-        pytest.skip(f"no SDL renderer under the dummy driver: {e}")
+def test_the_renderer_presents_through_it(monkeypatch, tmp_path, open_renderer):
+    p = open_renderer((320, 200))
     try:
         assert p._sdl is not None
         presented = []
