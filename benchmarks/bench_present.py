@@ -42,7 +42,7 @@ def main() -> None:
     from livegan.models.registry import load_generator
     from livegan.outputs import presenters
     from livegan.outputs.window import WindowOutput
-    from livegan.threads import apply_thread_policy, live_worker_options
+    from livegan.threads import RENDER_NICE, apply_thread_policy, live_worker_options
 
     size = tuple(int(v) for v in a.size.lower().split("x"))
     gen = load_generator(a.model, random_weights=True, device="cpu", dtype="float32")
@@ -50,8 +50,6 @@ def main() -> None:
     policy = apply_thread_policy("show")
     if a.compile:
         compile_generator(gen, "on", batches=[1, 2, 4], threads=policy.threads)
-    from livegan.threads import RENDER_NICE
-
     options = {**live_worker_options(gen, policy, 4), "nice": RENDER_NICE}  # as a show with a window runs it
     direct = presenters.direct
     try:

@@ -171,7 +171,8 @@ class SoftwarePresenter:
     def present(self, frame: np.ndarray, overlay: dict | None) -> None:
         pg = self.pg
         h, w = frame.shape[:2]
-        if frame is self._last and not overlay and self._key == (self.screen.get_size(), (w, h)):
+        key = (self.screen.get_size(), (w, h))
+        if frame is self._last and not overlay and self._key == key:
             # The worker held its newest frame (frame_at returns the same array): the screen shows it.
             # The worker's frames are never written to after they are kept.
             self.repeats += 1
@@ -179,7 +180,7 @@ class SoftwarePresenter:
         # frombuffer wraps the array without a copy; it must stay alive until blitted.
         buf = frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
         src = pg.image.frombuffer(buf, (w, h), "RGB")
-        if self._key != (self.screen.get_size(), (w, h)):
+        if self._key != key:
             self._prepare(w, h, src)
         x, y, pw, ph = self._rect
         self._src.blit(src, (0, 0))
