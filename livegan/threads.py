@@ -69,6 +69,33 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def cpu_ticks(path: str = "/proc/stat") -> tuple[int, int] | None:
+    """(stolen, total) CPU ticks of the whole machine since boot (Linux ``/proc/stat``); None elsewhere.
+
+    Stolen ticks are those a virtual machine's CPUs were ready to run but the
+    host ran something else: on a shared cloud machine they come and go within
+    seconds, and OpenMP's threads wait at every barrier for the one whose CPU
+    was taken. biggan-deep-128 on a 2-core VM: 12.6 fps with 0.6 % of the time
+    stolen, 5.3 fps with 32 % (3 s pieces, one process, a /tmp script).
+    """
+    try:
+        with open(path) as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal (guest is in user)
+    return ticks[7], sum(ticks)
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Share of the machine's CPU time stolen by the host between two :func:`cpu_ticks`; None if unknown."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 3)
+
+
 def machine_load() -> float:
     try:
         return os.getloadavg()[0]

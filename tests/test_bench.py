@@ -51,6 +51,14 @@ def test_bench_reports_every_configuration_and_the_engine_against_the_best(one_t
     assert sum(eng["batches_by_size"].values()) > 0
     assert "display" not in m
     assert os.environ["OMP_NUM_THREADS"] == "1"
+    # Every steady piece pairs a raw piece with the engine's, each with the CPU share the host stole.
+    assert len(eng["steady_pieces"]) == 4 and len(eng["cue_pieces"]) == 4
+    for piece in eng["steady_pieces"]:
+        assert piece["raw_fps"] > 0 and {"raw_steal", "engine_steal"} <= set(piece)
+    assert sum(p["engine_fps"] for p in eng["steady_pieces"] if "engine_fps" in p) > 0
+    assert sum(len(p["raw_batch1_frame_ms"]) for p in eng["cue_pieces"]) > 0
+    assert set(eng["low_steal_pieces"]) == {"raw", "engine"} and "ratio_low_steal" in eng
+    assert "steal_during_models" in r["machine"]
 
 
 def test_cue_latency_is_split_into_the_cue_frame_and_the_wait(one_thread, tiny_gen):
@@ -125,3 +133,20 @@ def test_the_best_eager_configuration_of_each_dtype_is_compiled(monkeypatch):
     asked.clear()
     bench_configs.raw_configs(object(), 0.1, device="cpu", compile_mode="off")
     assert asked == []
+
+
+def test_the_quiet_comparison_leaves_out_pieces_the_host_took_cpu_in():
+    from livegan.bench import low_steal_cues, low_steal_ratio
+
+    pieces = [{"raw_fps": 12.0, "raw_steal": 0.005, "engine_fps": 6.0, "engine_steal": 0.3},   # engine robbed
+              {"raw_fps": 6.0, "raw_steal": 0.25, "engine_fps": 11.5, "engine_steal": 0.01},   # raw robbed
+              {"raw_fps": 12.2, "raw_steal": 0.0, "engine_fps": 11.7, "engine_steal": 0.02},
+              {"raw_fps": 11.0, "raw_steal": None}]                                             # unknown: left out
+    r = low_steal_ratio(pieces)
+    assert r["low_steal_pieces"] == {"raw": 2, "engine": 2}
+    assert r["ratio_low_steal"] == round(((11.5 + 11.7) / 2) / ((12.0 + 12.2) / 2), 3)
+    assert low_steal_ratio(pieces[:1])["ratio_low_steal"] is None  # no quiet engine piece: no ratio
+    cues = [{"raw_steal": 0.0, "raw_batch1_frame_ms": [90.0, 95.0], "engine_steal": 0.2, "cue_latency_ms": [400.0]},
+            {"raw_steal": 0.3, "raw_batch1_frame_ms": [300.0], "engine_steal": 0.01, "cue_latency_ms": [100.0, 110.0]}]
+    c = low_steal_cues(cues)
+    assert c == {"cue_latency_ms_p99_low_steal": 110.0, "cues_low_steal": 2, "raw_batch1_frame_ms_p99_low_steal": 95.0}

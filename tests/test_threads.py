@@ -1,5 +1,7 @@
 """The torch thread policy: a pure function of cores, load and the cores a role keeps for itself."""
 
+import sys
+
 import pytest
 
 from livegan import threads
@@ -80,7 +82,7 @@ def test_live_worker_options_for_a_cpu_generator_and_a_compiled_one(monkeypatch)
     assert "threads" not in live_worker_options(Gen(), choose_threads(2, 0.0, reserved=1), 4)
 
 
-@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="nice is per thread on Linux only")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is per thread on Linux only")
 def test_lowering_a_threads_priority_stays_on_that_thread_and_stops_at_19():
     import os
     import threading
@@ -105,3 +107,25 @@ def test_lowering_a_threads_priority_stays_on_that_thread_and_stops_at_19():
 def test_lowering_priority_is_left_alone_off_linux(monkeypatch):
     monkeypatch.setattr(threads.sys, "platform", "darwin")  # there setpriority would lower the whole process
     assert threads.lower_thread_priority(5) is None
+
+
+def test_stolen_time_is_read_from_proc_stat_and_shared_out(tmp_path):
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 50 0 25 400 5 0 2 18 0 0\n")
+    before = threads.cpu_ticks(str(stat))
+    assert before == (35, 1000)
+    stat.write_text("cpu  150 0 60 900 10 0 5 75 0 0\n")
+    after = threads.cpu_ticks(str(stat))
+    assert threads.steal_share(before, after) == 0.2  # 40 of 200 ticks
+    assert threads.steal_share(after, after) is None  # no time passed
+    assert threads.steal_share(None, after) is None
+    assert threads.cpu_ticks(str(tmp_path / "missing")) is None
+    stat.write_text("intr 1 2 3\n")
+    assert threads.cpu_ticks(str(stat)) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/stat is Linux's")
+def test_this_machines_stolen_time_is_a_share():
+    a = threads.cpu_ticks()
+    assert a is not None and 0 <= a[0] <= a[1]
