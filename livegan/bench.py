@@ -198,6 +198,8 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         "held_share": round(held / settled, 3) if settled else None,
         "render_ahead_margin": round(worker.margin, 2),
         "display_fps": round(steady["presented"] / steady["elapsed"], 2) if display_fps else None,
+        # The share of the machine's CPU the host took in the steady phase (a VM's neighbours).
+        "steal_steady": _mean([p["engine_steal"] for p in pieces]),
         # The main thread's CPU time in the steady phase, as a share of one core: what the show loop
         # takes from the generator's cores (on two, a share of a core taken from one OpenMP thread
         # stalls the other at its next barrier too).
@@ -262,6 +264,10 @@ def low_steal_cues(pieces: list[dict[str, Any]], most: float = LOW_STEAL) -> dic
     cues, raw = quiet("engine_steal", "cue_latency_ms"), quiet("raw_steal", "raw_batch1_frame_ms")
     return {"cue_latency_ms_p99_low_steal": _r(_pct(cues, 99)), "cues_low_steal": len(cues),
             "raw_batch1_frame_ms_p99_low_steal": _r(_pct(raw, 99))}
+
+
+def _mean(xs: list[float | None]) -> float | None:
+    return None if not xs or None in xs else round(sum(xs) / len(xs), 3)
 
 
 def _stolen(measure: Any) -> tuple[Any, float | None]:

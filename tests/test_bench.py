@@ -58,7 +58,7 @@ def test_bench_reports_every_configuration_and_the_engine_against_the_best(one_t
     assert sum(p["engine_fps"] for p in eng["steady_pieces"] if "engine_fps" in p) > 0
     assert sum(len(p["raw_batch1_frame_ms"]) for p in eng["cue_pieces"]) > 0
     assert set(eng["low_steal_pieces"]) == {"raw", "engine"} and "ratio_low_steal" in eng
-    assert "steal_during_models" in r["machine"]
+    assert "steal_during_models" in r["machine"] and "steal_steady" in eng
 
 
 def test_cue_latency_is_split_into_the_cue_frame_and_the_wait(one_thread, tiny_gen):

@@ -218,3 +218,17 @@ def test_window_opens_under_sdl_dummy_and_a_missing_display_falls_back(files, mo
     assert summary.frames > 10
     assert show.output.display_index == 0
     assert not show.output.is_open, "run_show closes the window"
+
+
+def test_the_summary_says_how_much_cpu_a_virtual_machines_host_took(files, monkeypatch):
+    from livegan.cli.show import steal_note
+    from livegan.show import loop
+
+    sl, banks = files
+    ticks = iter([(100, 10_000), (180, 10_800)])  # 80 of 800 ticks stolen during the show
+    monkeypatch.setattr(loop, "cpu_ticks", lambda: next(ticks))
+    clock = PacedClock()
+    summary = run_show(build_show(config(sl, banks), clock=clock, output=Recorder(clock)), 0.3)
+    assert summary.host_steal == 0.1 and summary.as_dict()["host_steal"] == 0.1
+    assert "the host took 10% of this machine's CPU time" in steal_note(summary.host_steal)
+    assert steal_note(0.01) == "" and steal_note(None) == ""  # a quiet host, or no /proc/stat: nothing said

@@ -118,7 +118,18 @@ def show(
         from ..engine.statefile import write_json_atomic
         write_json_atomic(summary, out)
     echo(f"show ended: {out['frames']} frames, {out['cues']} cues, {out['fps']:.1f} fps, "
-         f"longest stall {out['longest_stall_ms']:.0f} ms", err=True)
+         f"longest stall {out['longest_stall_ms']:.0f} ms{steal_note(out.get('host_steal'))}", err=True)
+
+
+STEAL_SAID = 0.05  # the share of CPU time a VM's host took above which the summary says so
+
+
+def steal_note(share: float | None) -> str:
+    """A clause for the summary line where the host of a virtual machine took a noticeable share of its CPU."""
+    if share is None or share < STEAL_SAID:
+        return ""
+    return (f"; the host took {100 * share:.0f}% of this machine's CPU time (a shared virtual machine: "
+            "expect fewer frames than `livegan bench` measured on a quiet host)")
 
 
 def _validate_show_inputs(cues: Optional[Path], midi_map: Optional[str], audio_preset: Optional[str],

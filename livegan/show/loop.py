@@ -21,6 +21,7 @@ from ..clock import Clock
 from ..engine.director import Director
 from ..engine.worker import RenderWorker
 from ..outputs.base import Output
+from ..threads import cpu_ticks, steal_share
 from ..triggers.base import TriggerSource
 from ..triggers.events import Cue, EventQueue, Param, Tempo
 from ..triggers.keyboard import Action, KeyMapper
@@ -45,6 +46,7 @@ class ShowSummary:
     fps: float = 0.0         # presented frames per second of show time
     generated: int = 0       # frames the generator rendered (and kept)
     longest_stall_ms: float = 0.0  # longest real-time gap between two presented frames
+    host_steal: float | None = None  # share of the machine's CPU a virtual machine's host took meanwhile
     faults: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -93,6 +95,7 @@ class Show:
         frame_dt = 1.0 / self.opt.fps
         next_t = start
         last_present = self.timer()
+        ticks = cpu_ticks()  # a shared VM's host taking CPU explains a low fps that nothing here can fix
         self.worker.start()
         try:
             while not self.quit:
@@ -114,6 +117,7 @@ class Show:
             self.worker.stop()
             for src in self.sources:
                 src.close()
+        self.summary.host_steal = steal_share(ticks, cpu_ticks())
         return self._finish(self.clock.now() - start)
 
     def poll(self, t: float) -> None:
