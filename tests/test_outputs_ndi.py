@@ -60,6 +60,23 @@ def test_uyvy_is_bt709_limited_range() -> None:
         rgb_to_uyvy(np.zeros((2, 3, 3), np.uint8))
 
 
+def test_uyvy_in_integers_is_within_one_level_of_the_bt709_formula() -> None:
+    rng = np.random.default_rng(3)
+    f = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    f[0, :2] = 255  # the extremes too: no value may wrap past 0 or 255
+    f[0, 2:4] = 0
+    f[1, :2], f[1, 2:4] = [255, 0, 0], [0, 0, 255]
+    rgb = f.astype(np.float64)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 16 + 0.1826 * r + 0.6142 * g + 0.0620 * b
+    u = 128 - 0.1006 * r - 0.3386 * g + 0.4392 * b
+    v = 128 + 0.4392 * r - 0.3989 * g - 0.0403 * b
+    want = np.stack([(u[:, 0::2] + u[:, 1::2]) / 2, y[:, 0::2], (v[:, 0::2] + v[:, 1::2]) / 2, y[:, 1::2]], -1)
+    got = rgb_to_uyvy(f).reshape(32, 32, 4).astype(np.float64)
+    assert np.abs(got - want).max() <= 1.0
+    assert 16 <= got.min() and got.max() <= 240
+
+
 @pytest.mark.parametrize("fourcc, shape", [("BGRA", (36, 64, 4)), ("UYVY", (36, 128))])
 def test_fake_sender_sees_size_format_and_rate(fourcc, shape) -> None:
     fake = FakeNdi()

