@@ -22,8 +22,8 @@ For each model, in one process, one after the other, on the same inputs:
   waiting vs slower frames); ``held_share`` is the share of batches that came
   after the display had run out of frames (it held a picture), past the few
   that rebuild the render-ahead after a (re)start, with the worker's
-  ``render_ahead_margin`` against that at the end. Then cues every 1.5 s (or every ~8 raw frames
-  on slower generators): ``cue_latency_ms_p50/p99`` (cue handled -> first
+  ``render_ahead_margin`` against that at the end. Then at least 12 cues (at ``--seconds 20``), every 1.5 s (or every ~8
+  raw frames on slower generators): ``cue_latency_ms_p50/p99`` (cue handled -> first
   frame on the new path ready; compare with ``raw_batch1_frame_ms``, the
   least one frame can take; ``..._low_steal``: both over the quiet pieces
   only, ``cue_pieces``) and ``engine_fps_with_cues`` (stale frames are
@@ -42,6 +42,7 @@ machine are noisy.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -78,6 +79,9 @@ DISPLAY_SIZES: tuple[tuple[int, int], ...] = ((1920, 1080), (3840, 2160))
 
 
 ROUNDS = 4  # pieces of the engine's steady and cue phases, each after a raw piece
+# Cues in the engine's cue phase, at least, at --seconds 20 (in proportion to it: the knob of precision):
+# their p99 is then not just the worst of three.
+MIN_CUES_PER_20_SECONDS = 12
 LOW_STEAL = 0.02  # a piece of a run counts as quiet where the host took at most this share of the CPU
 
 
@@ -85,7 +89,7 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
                max_batch: int = 4, seed: int = 0, output: Any = None, overlay: bool = True,
                interruptible: bool = True, worker_options: dict | None = None,
                settle_seconds: float | None = None, raw: Any = None, raw_frame: Any = None,
-               rounds: int = 3) -> dict[str, Any]:
+               rounds: int = 3, min_cues: int = 0) -> dict[str, Any]:
     """The real worker + director + a display loop presenting to ``output`` (None: to nothing).
 
     Three phases, all with the display loop running:
@@ -107,7 +111,9 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
       ``raw_frame`` (renders single frames for some seconds, returns each
       one's seconds) the cue phase is cut into ``rounds`` pieces too, each
       after a raw piece: ``raw_batch1_frame_ms_p50/p99_interleaved``, the
-      least a cue's frame could take meanwhile.
+      least a cue's frame could take meanwhile. With ``min_cues`` the cue
+      pieces are long enough for that many cues in all (a p99 of three cues
+      is their maximum, and says little).
 
     Each piece records the share of CPU time the host stole during it
     (``steady_pieces``, ``cue_pieces``), and the comparisons are made again
@@ -165,6 +171,8 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
         raw_frames: list[float] = []
         kept_with_cues = 0
         cue_pieces: list[dict[str, Any]] = []
+        # Each cue needs cue_every; the last one also time for its first frame before the piece ends.
+        cue_piece = max(seconds / 2 / n, math.ceil(min_cues / n) * cue_every + cue_every / 2 if min_cues else 0.0)
         for _ in range(n):
             piece = {}
             if raw_frame is not None:
@@ -172,8 +180,9 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
                 raw_frames += times
                 piece["raw_batch1_frame_ms"] = [round(1000 * x, 1) for x in times]
             f0, r0, c0 = worker.stats.frames, len(worker.stats.first_frame_render), cpu_ticks()
-            part = loop.run(seconds / 2 / n, cue_every=cue_every)
-            piece.update(engine_steal=steal_share(c0, cpu_ticks()), cue_latency_ms=[round(x, 1) for x in part["latencies"]])
+            part = loop.run(cue_piece, cue_every=cue_every)
+            piece.update(seconds=round(part["elapsed"], 2), engine_steal=steal_share(c0, cpu_ticks()),
+                         cue_latency_ms=[round(x, 1) for x in part["latencies"]])
             cue_pieces.append(piece)
             kept_with_cues += worker.stats.frames - f0
             for key in cues:
@@ -253,7 +262,11 @@ def low_steal_ratio(pieces: list[dict[str, Any]], most: float = LOW_STEAL) -> di
 
     raw, eng = quiet("raw_steal", "raw_fps"), quiet("engine_steal", "engine_fps")
     ratio = round((sum(eng) / len(eng)) / (sum(raw) / len(raw)), 3) if raw and eng else None
-    return {"ratio_low_steal": ratio, "low_steal_pieces": {"raw": len(raw), "engine": len(eng)}}
+    # Each engine piece against the raw piece just before it: their spread is how far one run's ratio
+    # can be trusted (with no time stolen at all, raw pieces a few seconds apart still differed by 70 %).
+    pairs = sorted(round(p["engine_fps"] / p["raw_fps"], 3) for p in pieces if p.get("engine_fps") and p.get("raw_fps"))
+    return {"ratio_low_steal": ratio, "low_steal_pieces": {"raw": len(raw), "engine": len(eng)},
+            "pair_ratios": pairs}
 
 
 def low_steal_cues(pieces: list[dict[str, Any]], most: float = LOW_STEAL) -> dict[str, Any]:
@@ -390,11 +403,12 @@ def bench_model(name: str, *, random_weights: bool, device: str, seconds: float,
     def raw_single(sec: float) -> list[float]:
         return raw_times(gen, sec, batch=1, dtype=getattr(torch, b1["dtype"]), threads=b1["threads"])
 
+    min_cues = int(MIN_CUES_PER_20_SECONDS * seconds / 20)
     # Four pieces each: more chances of quiet ones on a machine whose host takes its CPUs now and then.
     eng = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, worker_options=options, raw=raw_best,
-                     raw_frame=raw_single, rounds=ROUNDS)
+                     raw_frame=raw_single, rounds=ROUNDS, min_cues=min_cues)
     off = engine_run(gen, seconds, max_batch=max_batch, cue_every=cue_every, display_fps=0, worker_options=options,
-                     raw=raw_best, raw_frame=raw_single, rounds=ROUNDS)
+                     raw=raw_best, raw_frame=raw_single, rounds=ROUNDS, min_cues=min_cues)
     batch1 = max((r["fps"] for r in singles), default=best["fps"])
     out = {"model": name, "size": gen.size, "device": dev, "raw": raw,
            "engine": {"dtype": dt, "thread_options": list(options.get("threads", ())),
