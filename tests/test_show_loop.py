@@ -25,7 +25,7 @@ from livegan.show.session import STATE_FILE, ShowConfig, build_show, run_show
 from livegan.setlist import load_setlist
 from livegan.show.banks import fallback_keyframe
 from livegan.triggers.events import Cue
-from showclock import PacedClock, warm_up
+from showclock import FollowClock, PacedClock, warm_up
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: see conftest
 
@@ -92,10 +92,14 @@ def test_a_cue_walks_smoothly_to_the_next_keyframe(files, tmp_path: Path):
     sl, banks = files
     cues = tmp_path / "cues.txt"
     cues.write_text("0.5 next\n9 next  # after the end: never sent\n")
-    clock = PacedClock()  # a frame of show time per loop iteration: counts hold on a loaded machine
+    # A frame of show time per loop iteration, and never past the rendered frames: on a loaded machine
+    # the generator fell behind and the display held, then jumped (5.6 against 4.9 allowed), which
+    # is how a show copes but not what this test is about.
+    clock = FollowClock()
     out = Recorder(clock, open_delay=0.6)  # cue times count from the start of the show, not from building it
     show = build_show(config(sl, banks, cues=cues), clock=clock, output=out)
     warm_up(show)
+    clock.worker = show.worker
     summary = run_show(show, 2.5)
 
     start, target = render_kf(show, show.director.keyframe(0, 0, 0)), render_kf(show, show.director.keyframe(0, 1, 0))
