@@ -22,9 +22,10 @@ For each model, in one process, one after the other, on the same inputs:
   waiting vs slower frames); ``held_share`` is the share of batches that came
   after the display had run out of frames (it held a picture), past the few
   that rebuild the render-ahead after a (re)start, with the worker's
-  ``render_ahead_margin`` against that at the end. Then at least 12 cues (at ``--seconds 20``), every 1.5 s (or every ~8
-  raw frames on slower generators): ``cue_latency_ms_p50/p99`` (cue handled -> first
-  frame on the new path ready; compare with ``raw_batch1_frame_ms``, the
+  ``render_ahead_margin`` against that at the end. Then at least 12 cues
+  (at ``--seconds 20``), every 1.5 s (or every ~8 raw frames on slower
+  generators): ``cue_latency_ms_p50/p99`` (cue handled -> first frame on
+  the new path ready; compare with ``raw_batch1_frame_ms``, the
   least one frame can take; ``..._low_steal``: both over the quiet pieces
   only, ``cue_pieces``) and ``engine_fps_with_cues`` (stale frames are
   thrown away, so lower by design);

@@ -63,7 +63,8 @@ def rgb_to_uyvy(frame: np.ndarray) -> np.ndarray:
 
     y = mix(rgb, _Y, 16)
     out = np.empty((h, w // 2, 4), np.uint8)                       # U Y0 V Y1 per pair
-    out[..., 0], out[..., 1], out[..., 2], out[..., 3] = mix(pairs, _U, 128), y[:, 0::2], mix(pairs, _V, 128), y[:, 1::2]
+    out[..., 0], out[..., 2] = mix(pairs, _U, 128), mix(pairs, _V, 128)
+    out[..., 1], out[..., 3] = y[:, 0::2], y[:, 1::2]
     return out.reshape(h, w * 2)
 
 
