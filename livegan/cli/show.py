@@ -189,7 +189,8 @@ def demo(
         seconds = seconds or 12.0
     sh = build_show(cfg, notice=notice)
     r = run_show(sh, seconds).as_dict()
-    echo(f"demo ended: {r['frames']} frames, {r['cues']} cues, {r['fps']:.1f} fps", err=True)
+    echo(f"demo ended: {r['frames']} frames, {r['cues']} cues, {r['fps']:.1f} fps{steal_note(r.get('host_steal'))}",
+         err=True)
 
 
 def demo_setlist_path() -> Path:
