@@ -151,10 +151,9 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
                 fps, piece["raw_steal"] = loop.aside(lambda: _stolen(lambda: raw(seconds / 2 / n)), seconds)
                 raw_fps_seen.append(fps)
                 piece["raw_fps"] = round(fps, 3)
-            a, h0, s0, c0 = worker.timer(), worker.stats.held_settled, worker.stats.settled, cpu_ticks()
-            part = loop.run(seconds / 2 / n)
+            a, h0, s0 = worker.timer(), worker.stats.held_settled, worker.stats.settled
+            part, piece["engine_steal"] = _stolen(lambda: loop.run(seconds / 2 / n))
             b = worker.timer()
-            piece["engine_steal"] = steal_share(c0, cpu_ticks())
             held, settled = held + worker.stats.held_settled - h0, settled + worker.stats.settled - s0
             # From the first to the last batch end in the piece: whole batches only, none cut at an end.
             ends = [h for h in list(worker.stats.history) if a <= h[0] <= b]
@@ -180,10 +179,9 @@ def engine_run(gen, seconds: float, display_fps: float = 60.0, cue_every: float 
                 times, piece["raw_steal"] = loop.aside(lambda: _stolen(lambda: raw_frame(seconds / 2 / n)), seconds)
                 raw_frames += times
                 piece["raw_batch1_frame_ms"] = [round(1000 * x, 1) for x in times]
-            f0, r0, c0 = worker.stats.frames, len(worker.stats.first_frame_render), cpu_ticks()
-            part = loop.run(cue_piece, cue_every=cue_every)
-            piece.update(seconds=round(part["elapsed"], 2), engine_steal=steal_share(c0, cpu_ticks()),
-                         cue_latency_ms=[round(x, 1) for x in part["latencies"]])
+            f0, r0 = worker.stats.frames, len(worker.stats.first_frame_render)
+            part, piece["engine_steal"] = _stolen(lambda: loop.run(cue_piece, cue_every=cue_every))
+            piece.update(seconds=round(part["elapsed"], 2), cue_latency_ms=[round(x, 1) for x in part["latencies"]])
             cue_pieces.append(piece)
             kept_with_cues += worker.stats.frames - f0
             for key in cues:
@@ -258,10 +256,8 @@ def low_steal_ratio(pieces: list[dict[str, Any]], most: float = LOW_STEAL) -> di
     taken), whichever side of the comparison it falls on. This compares the
     two under the same, quiet, conditions; None where either had no such piece.
     """
-    def quiet(key: str, fps: str) -> list[float]:
-        return [p[fps] for p in pieces if fps in p and p.get(key) is not None and p[key] <= most]
-
-    raw, eng = quiet("raw_steal", "raw_fps"), quiet("engine_steal", "engine_fps")
+    raw = [p["raw_fps"] for p in _quiet(pieces, "raw_steal", most) if "raw_fps" in p]
+    eng = [p["engine_fps"] for p in _quiet(pieces, "engine_steal", most) if "engine_fps" in p]
     ratio = round((sum(eng) / len(eng)) / (sum(raw) / len(raw)), 3) if raw and eng else None
     # Each engine piece against the raw piece just before it: their spread is how far one run's ratio
     # can be trusted (with no time stolen at all, raw pieces a few seconds apart still differed by 70 %).
@@ -272,12 +268,15 @@ def low_steal_ratio(pieces: list[dict[str, Any]], most: float = LOW_STEAL) -> di
 
 def low_steal_cues(pieces: list[dict[str, Any]], most: float = LOW_STEAL) -> dict[str, Any]:
     """Cue latency p99 against a raw single frame's p99, over only the quiet pieces (see :func:`low_steal_ratio`)."""
-    def quiet(key: str, values: str) -> list[float]:
-        return [x for p in pieces if p.get(key) is not None and p[key] <= most for x in p.get(values, ())]
-
-    cues, raw = quiet("engine_steal", "cue_latency_ms"), quiet("raw_steal", "raw_batch1_frame_ms")
+    cues = [x for p in _quiet(pieces, "engine_steal", most) for x in p.get("cue_latency_ms", ())]
+    raw = [x for p in _quiet(pieces, "raw_steal", most) for x in p.get("raw_batch1_frame_ms", ())]
     return {"cue_latency_ms_p99_low_steal": _r(_pct(cues, 99)), "cues_low_steal": len(cues),
             "raw_batch1_frame_ms_p99_low_steal": _r(_pct(raw, 99))}
+
+
+def _quiet(pieces: list[dict[str, Any]], key: str, most: float) -> list[dict[str, Any]]:
+    """The pieces whose stolen share ``key`` is known and at most ``most``."""
+    return [p for p in pieces if p.get(key) is not None and p[key] <= most]
 
 
 def _mean(xs: list[float | None]) -> float | None:
@@ -433,10 +432,9 @@ def bench(models: list[str], *, random_weights: bool = False, device: str = "aut
     from .bench_configs import cpu_info
 
     out: dict[str, Any] = {"machine": cpu_info()}
-    before = cpu_ticks()
-    out["models"] = [bench_model(m, random_weights=random_weights, device=device, seconds=seconds, dtype=dtype,
-                                 compile_mode=compile_mode, display=display, log=log) for m in models]
-    out["machine"]["steal_during_models"] = steal_share(before, cpu_ticks())
+    out["models"], out["machine"]["steal_during_models"] = _stolen(lambda: [
+        bench_model(m, random_weights=random_weights, device=device, seconds=seconds, dtype=dtype,
+                    compile_mode=compile_mode, display=display, log=log) for m in models])
     if midi:
         from .triggers.midi_latency import measure_midi_latency
         m = measure_midi_latency(500)
