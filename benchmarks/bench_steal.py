@@ -27,8 +27,9 @@ CHILD = "--child"
 
 
 def idle_ticks() -> tuple[int, int]:
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:9]]
+    from livegan.threads import cpu_times
+
+    v = cpu_times()
     return v[3] + v[4], sum(v)  # idle + iowait, all
 
 

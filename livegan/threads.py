@@ -78,6 +78,12 @@ def cpu_ticks(path: str = "/proc/stat") -> tuple[int, int] | None:
     was taken. biggan-deep-128 on a 2-core VM: 12.6 fps with 0.6 % of the time
     stolen, 5.3 fps with 32 % (3 s pieces, one process, a /tmp script).
     """
+    ticks = cpu_times(path)
+    return None if ticks is None else (ticks[7], sum(ticks))
+
+
+def cpu_times(path: str = "/proc/stat") -> list[int] | None:
+    """The whole machine's CPU ticks since boot: user nice system idle iowait irq softirq steal; None elsewhere."""
     try:
         with open(path) as f:
             fields = f.readline().split()
@@ -85,8 +91,7 @@ def cpu_ticks(path: str = "/proc/stat") -> tuple[int, int] | None:
         return None
     if not fields or fields[0] != "cpu" or len(fields) < 9:
         return None
-    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal (guest is in user)
-    return ticks[7], sum(ticks)
+    return [int(x) for x in fields[1:9]]  # (guest time is counted in user already)
 
 
 def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
