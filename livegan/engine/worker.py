@@ -35,7 +35,7 @@ import logging
 import math
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
@@ -115,8 +115,18 @@ REBUILD_BATCHES = 3
 # one measured batch and an average, a single hiccup made the worker keep a batch size 24 % slower
 # per frame for a hundred batches (biggan-deep-128, compiled, batch 2 for 4). Frame spacing uses the
 # average (_per_frame): spaced by the least, the display would run out of frames.
+# The machine's speed also drifts, by tens of percent within seconds on a shared virtual machine,
+# so a configuration measured a while ago is compared through the one rendered most (the reference,
+# measured all along): its time is scaled by how the reference's least time moved between the
+# reference's batches within NEAR measured batches of it and the reference's last ones. Compared
+# as measured, a neighbour measured in a fast moment took over, and a better one measured in a slow
+# one stayed out for 40 batches (benchmarks/sim_batch_choice.py, a drift of 25-50 % in spells of
+# 1-40 batches: 1.4-7.5 % of the frames lost at biggan-deep-128's costs, 1.0-2.5 % side by side).
 MEASURED = 2
 RECENT = 3
+NEAR = 3
+REFERENCE = 10  # the reference is the configuration of most of the last this many measured batches
+HISTORY = 64    # measured batches kept per configuration (the reference's, to pair with older ones)
 Config = tuple[int, int]  # (batch size, torch threads; 0 where the worker does not manage threads)
 
 
@@ -176,8 +186,11 @@ class RenderWorker:
         self._version_seen_at = 0.0
         self._latency_pending = False
         self._per_frame: dict[Config, float] = {}  # (batch, threads) -> EMA of seconds per frame (for spacing)
-        self._recent: dict[Config, deque[float]] = {}  # (batch, threads) -> seconds per frame of its last
-                                                       # RECENT measured batches (the least: for choosing)
+        # (batch, threads) -> (number, seconds per frame) of its last HISTORY measured batches, numbered
+        # in the order measured (for choosing: see NEAR), and the configurations of the last ones.
+        self._measures: dict[Config, deque[tuple[int, float]]] = {}
+        self._measured_count = 0
+        self._last_measured: deque[Config] = deque(maxlen=REFERENCE)
         self._samples: dict[Config, int] = {}      # (batch, threads) -> batches rendered (the first is warm-up)
         self._attempts: dict[Config, int] = {}     # (batch, threads) -> batches planned with it
         self._since_explore = 0
@@ -362,10 +375,11 @@ class RenderWorker:
             if near:
                 cfg = near[self._neighbour % len(near)]
                 self._neighbour += 1
-                # Measured afresh, MEASURED batches in a row: its last ones were measured under
-                # another load, and such a stale measurement kept the worker off the best for long.
+                # Measured again, MEASURED batches in a row: its last ones were measured under another
+                # load. They still count, each through the reference's batches near it (NEAR): with only
+                # the fresh ones, the least of two against the reference's least of three favoured the
+                # reference (1.2-4 % more frames lost in the simulated drift).
                 self._attempts[cfg] = 1
-                self._recent.pop(cfg, None)
                 return cfg
         return best
 
@@ -383,11 +397,37 @@ class RenderWorker:
         return [(b, t) for t in (self.thread_options or (0,)) for b in self.batches]
 
     def _best(self) -> Config:
-        # A copy: the display thread asks while the worker measures.
-        known = {c: min(r) for c, r in list(self._recent.items()) if r}
+        known = self._estimates()
         if not known:
             return (self.batches[0], self.thread_options[0] if self.thread_options else 0)
         return pick_config(known, self._tolerance(), self._budget())
+
+    def _estimates(self) -> dict[Config, float]:
+        """Each measured configuration's seconds per frame at the machine's speed now (see NEAR).
+
+        The reference (the configuration of most of the last REFERENCE
+        measured batches) counts the least of its last RECENT batches; every
+        other one the least of its last RECENT, times the reference's least
+        now over its least within NEAR measured batches of those (as
+        measured, where the reference has none that near).
+        """
+        # Copies, the last ones first (each was in _measures before it was in them): the display
+        # thread asks while the worker measures.
+        last = list(self._last_measured)
+        measures = {c: list(m) for c, m in list(self._measures.items())}
+        if not last:
+            return {}
+        counts = Counter(last)
+        ref = next(c for c in reversed(last) if counts[c] == max(counts.values()))  # a tie: the latest
+        ref_now = min(p for _, p in measures[ref][-RECENT:])
+        out = {}
+        for c, m in measures.items():
+            recent = m[-RECENT:]
+            least = min(p for _, p in recent)
+            lo, hi = recent[0][0] - NEAR, recent[-1][0] + NEAR
+            near = min((p for k, p in measures[ref] if lo <= k <= hi), default=0.0)
+            out[c] = least * ref_now / near if c != ref and near > 0 else least  # (a coarse timer gives 0)
+        return out
 
     def _tolerance(self) -> float:
         """How much faster per frame a bigger batch must be: none where a cue gives the batch up.
@@ -430,7 +470,9 @@ class RenderWorker:
         per = seconds / cfg[0]
         old = self._per_frame.get(cfg)
         self._per_frame[cfg] = per if old is None else 0.7 * old + 0.3 * per
-        self._recent.setdefault(cfg, deque(maxlen=RECENT)).append(per)
+        self._measured_count += 1
+        self._measures.setdefault(cfg, deque(maxlen=HISTORY)).append((self._measured_count, per))
+        self._last_measured.append(cfg)
 
     def _run(self, generation: int) -> None:
         if self.nice:
