@@ -46,6 +46,7 @@ machine are noisy.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
@@ -434,11 +435,11 @@ def bench_model(name: str, *, random_weights: bool, device: str, seconds: float,
     # The candidates for the best raw configuration, again between pieces of the engine's run, each for
     # the piece's length, in turns.
     candidates = raw_candidates(raw, max_batch)
-    turn = [0]
+    turns = itertools.count()
 
     def raw_best(sec: float) -> dict[str, float]:
-        order = candidates[turn[0] % len(candidates):] + candidates[:turn[0] % len(candidates)]
-        turn[0] += 1  # each piece starts with another one: none always comes first after the engine stopped
+        k = next(turns) % len(candidates)  # each piece starts with another one: none always comes first
+        order = candidates[k:] + candidates[:k]  # after the engine stopped
         return {f"batch {b}": raw_fps(gen, sec, batch=b, dtype=getattr(torch, best["dtype"]), threads=best["threads"])
                 for b in order}
 

@@ -418,7 +418,8 @@ class RenderWorker:
         if not last:
             return {}
         counts = Counter(last)
-        ref = next(c for c in reversed(last) if counts[c] == max(counts.values()))  # a tie: the latest
+        most = max(counts.values())
+        ref = next(c for c in reversed(last) if counts[c] == most)  # a tie: the latest
         ref_now = min(p for _, p in measures[ref][-RECENT:])
         out = {}
         for c, m in measures.items():
