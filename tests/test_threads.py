@@ -129,3 +129,83 @@ def test_stolen_time_is_read_from_proc_stat_and_shared_out(tmp_path):
 def test_this_machines_stolen_time_is_a_share():
     a = threads.cpu_ticks()
     assert a is not None and 0 <= a[0] <= a[1]
+
+
+# Run in a process of its own: which threads exist, and which OpenMP pools, is then only this script's doing.
+_POOLS = r'''
+import json, os, threading, time
+import numpy as np, torch
+from livegan.clock import ManualClock
+from livegan.engine.director import Director
+from livegan.engine.path import Keyframe
+from livegan.engine.state import SongPlan, Transition
+from livegan.engine.worker import RenderWorker
+from livegan.threads import release_openmp_workers
+
+def tasks():
+    return set(os.listdir("/proc/self/task"))
+
+def gone(tids, seconds=10.0):  # a joined thread leaves /proc a moment after it ends
+    end = time.monotonic() + seconds
+    while tids & tasks() and time.monotonic() < end:
+        time.sleep(0.01)
+    return not tids & tasks()
+
+def parallel_work():  # big enough that torch runs it on its OpenMP threads
+    return float((torch.ones(4_000_000) * 2).sum())
+
+torch.set_num_threads(2)
+out = {}
+before = tasks(); parallel_work(); pool = tasks() - before
+out["pool"] = len(pool)
+out["released"] = release_openmp_workers()
+out["pool_gone"] = gone(pool)
+before = tasks(); parallel_work(); again = tasks() - before
+out["new_pool"] = len(again)
+out["released_again"] = release_openmp_workers() and gone(again)
+
+class Grey:  # no torch: the render thread starts no pool of its own
+    def render(self, z, y, truncation):
+        return np.zeros((len(z), 8, 8, 3), np.uint8)
+
+def show_start(box):  # a show's main thread: load (parallel work), then start the render thread
+    torch.set_num_threads(2)
+    before = tasks(); parallel_work(); box["pool"] = tasks() - before
+    y = np.zeros(1000, np.float32); y[1] = 1.0
+    director = Director([SongPlan("s", 1, [1], [Transition(1.0)])], lambda s, sec, v: Keyframe(np.zeros((2, 128), np.float32), y))
+    box["worker"] = RenderWorker(director, Grey(), ManualClock(), fps=30.0, max_batch=2)
+    box["worker"].start()
+    box["gone"] = gone(box["pool"])  # while this thread lives on, as a show's main thread does
+box = {}
+th = threading.Thread(target=show_start, args=(box,)); th.start(); th.join(); box["worker"].stop()
+out["show_pool"], out["show_pool_gone"] = len(box["pool"]), box["gone"]
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="libgomp and /proc/self/task are Linux's")
+def test_a_thread_gives_back_its_openmp_workers_and_so_does_one_that_starts_the_render_thread():
+    """libgomp keeps a pool of worker threads per thread that ran parallel work; two pools on a machine's
+    cores make every barrier sleep (threads.release_openmp_workers). Counted by thread ids, not timed."""
+    import json
+    import subprocess
+
+    pytest.importorskip("torch")
+    done = subprocess.run([sys.executable, "-c", _POOLS], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    if not out["released"]:
+        pytest.skip("this torch does not use GNU libgomp")
+    assert out["pool"] == 1 and out["pool_gone"]            # one worker for 2 threads, and it ended
+    assert out["new_pool"] == 1 and out["released_again"]   # parallel work later starts a new pool
+    assert out["show_pool"] == 1 and out["show_pool_gone"]  # RenderWorker.start gave the starter's pool back
+
+
+def test_without_libgomp_nothing_is_released(monkeypatch):
+    import ctypes
+
+    def missing(*a, **k):
+        raise OSError("libgomp.so.1: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", missing)
+    assert threads.release_openmp_workers() is False

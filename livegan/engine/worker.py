@@ -204,6 +204,11 @@ class RenderWorker:
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
+        # This thread's OpenMP workers (from loading or compiling the generator here) would make two
+        # pools, and libgomp's barriers would then sleep at every step of every render: give them back.
+        from ..threads import release_openmp_workers
+
+        release_openmp_workers()
         self._stop.clear()
         self._generation += 1
         self._path_batches = 0  # a stopped worker's render-ahead ran out: it is rebuilt, as after a cue
