@@ -40,7 +40,7 @@ def child(model: str, pieces: int, seconds: float) -> list[dict]:
     from livegan.heap import keep_freed_memory
     from livegan.models.compiled import compile_generator
     from livegan.models.registry import load_generator
-    from livegan.threads import cpu_ticks, steal_share
+    from livegan.threads import cpu_ticks, release_openmp_workers, steal_share
 
     keep_freed_memory()  # as a show does, before any thread allocates
     gen = load_generator(model, random_weights=True, device="cpu", dtype="float32")
@@ -58,6 +58,7 @@ def child(model: str, pieces: int, seconds: float) -> list[dict]:
 
         i0, c0 = idle_ticks(), cpu_ticks()
         t = threading.Thread(target=work)
+        release_openmp_workers()  # as a show does before its render thread (threads.py; bench_pools.py)
         t.start()
         t.join()
         i1 = idle_ticks()

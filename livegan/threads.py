@@ -184,12 +184,13 @@ def release_openmp_workers() -> bool:
     the render thread (a second): every render then slept at each of its
     OpenMP barriers, and on a virtual machine an idle vCPU is one the host
     may hand to a neighbour. biggan-deep-128 compiled bf16 on a 2-core Xeon
-    VM, 15 renders of batch 1 with a second pool alive, alternating
-    (/tmp scripts): 200-265 voluntary context switches a render against 0
-    without, 146/144 ms against 131/101 ms on a quiet host, and 352-558 ms
-    against 151-166 ms while the host took 26-35 % of the CPU (2-7 %
-    without). The live engine: 10.6-12.1 fps against 11.8-12.8 once the
-    main thread gave its pool back.
+    VM (AVX512-BF16), the real render worker beside a 60 Hz loop, pieces
+    alternating (``benchmarks/bench_pools.py``): with the main thread's pool
+    kept, the render thread slept 238-292 times a batch, given back 0-2; a
+    quiet host gave 8.6-11.6 fps against 11.9-17.8 (7.3 in 1 of 6 rounds; raw batch
+    4 on the main thread 11.0-13.7), and in an earlier alternation the host
+    took 13-37 % of the CPU in the kept pieces, 1 % in the others (3.9-8.5
+    fps against 9.6-12.2). At 256 px, quiet, the two were level.
 
     So a thread that hands torch work to another one (the show, as it starts
     its render thread) calls this first. Parallel work on it later starts a
