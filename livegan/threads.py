@@ -187,8 +187,8 @@ def release_openmp_workers() -> bool:
     VM (AVX512-BF16), the real render worker beside a 60 Hz loop, pieces
     alternating (``benchmarks/bench_pools.py``): with the main thread's pool
     kept, the render thread slept 238-292 times a batch, given back 0-2; a
-    quiet host gave 8.6-11.6 fps against 11.9-17.8 (7.3 in 1 of 6 rounds; raw batch
-    4 on the main thread 11.0-13.7), and in an earlier alternation the host
+    quiet host gave 8.6-11.6 fps against 11.9-17.8 (7.3 in 1 of 6 rounds;
+    raw batch 4 on the main thread 11.0-13.7), and in an earlier alternation the host
     took 13-37 % of the CPU in the kept pieces, 1 % in the others (3.9-8.5
     fps against 9.6-12.2). At 256 px, quiet, the two were level.
 
