@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 
 def voluntary_switches(tid: int) -> int | None:
@@ -54,7 +53,7 @@ def main() -> None:
     import torch
 
     from livegan import threads as thread_policy
-    from livegan.bench import _keyframes
+    from livegan.bench import _DisplayLoop, _keyframes
     from livegan.bench_configs import cpu_info, raw_fps
     from livegan.clock import MonotonicClock
     from livegan.engine.director import Director
@@ -79,6 +78,7 @@ def main() -> None:
     director = Director([plan], lambda s, sec, v: kfs[sec], t0=clock.now())
     worker = RenderWorker(director, gen, clock, fps=60.0, max_batch=4, **options)
     interrupt_on_cue(gen, worker)
+    loop = _DisplayLoop(clock, worker, director, None, 60.0, len(kfs), overlay=False)
     release = thread_policy.release_openmp_workers
 
     def raw() -> dict:
@@ -93,16 +93,9 @@ def main() -> None:
             thread_policy.release_openmp_workers = release
         tid = worker._thread.native_id
         first = worker.stats.frames
-        while worker.stats.frames == first:
-            time.sleep(0.01)
+        loop.run(60.0, until=lambda: worker.stats.frames > first)  # a first batch, not counted
         v0, b0, t0 = voluntary_switches(tid), worker.stats.batches, worker.timer()
-        start = nxt = clock.now()
-        while clock.now() - start < a.seconds:  # the display loop's share of the work, at 60 Hz
-            now = clock.now()
-            worker.frame_at(now)
-            worker.prune(now)
-            nxt = max(nxt + 1 / 60, clock.now() - 1 / 60)
-            clock.sleep(nxt - clock.now())
+        loop.run(a.seconds)  # the bench's 60 Hz display loop, presenting to nothing
         v1, batches, t1 = voluntary_switches(tid), worker.stats.batches - b0, worker.timer()
         worker.stop()
         ends = [h for h in list(worker.stats.history) if t0 <= h[0] <= t1]
