@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from livegan.errors import ModelError
 from livegan.models import clip as clip_mod
 from livegan.models import registry
-from livegan.models.biggan import CONFIGS, Generator, GeneratorId, bake_spectral_norm, build_random
+from livegan.models.biggan import CONFIGS, Generator, GeneratorId, bake_spectral_norm, build_random, trim_rgb_conv
 from livegan.models.clip import load_clip
 from livegan.models.registry import generator_from_id, load_generator, resolve_device, resolve_dtype, save_biggan_folder
 
@@ -114,6 +116,31 @@ def test_generator_from_bank_id(tiny_gen):
     # Same weights, not bitwise-same pictures: with another thread count oneDNN may sum in another
     # order (a full-suite run once differed in the last bits). Another seed differs by ~0.1.
     assert torch.allclose(images(again, z, y), images(tiny_gen, z, y), rtol=0, atol=1e-5)
+
+
+def test_the_rgb_conv_keeps_only_the_channels_the_picture_uses():
+    full = Generator(build_random("tiny", seed=3), GeneratorId("tiny", "x"), "cpu")
+    bake_spectral_norm(full.model)
+    trimmed = Generator(copy.deepcopy(full.model), GeneratorId("tiny", "x"), "cpu")
+    assert trim_rgb_conv(trimmed.model) and not trim_rgb_conv(trimmed.model)  # once
+    conv = trimmed.model.generator.conv_to_rgb
+    assert tuple(conv.weight.shape) == (3, 8, 3, 3) and tuple(conv.bias.shape) == (3,)
+    z, y = inputs(full, 2)
+    assert torch.allclose(images(trimmed, z, y), images(full, z, y), rtol=0, atol=1e-5)
+    # The work saved is the 5 channels that were thrown away: 2 * 32 * 32 pixels * 5 * 8 * 3 * 3 per frame.
+    flops = []
+    for gen in (full, trimmed):
+        with FlopCounterMode(display=False) as counter:
+            images(gen, z, y)
+        flops.append(counter.get_total_flops())
+    assert flops[0] - flops[1] == 2 * (2 * 32 * 32 * 5 * 8 * 9)
+    # A show's generator comes trimmed.
+    assert load_generator("tiny", device="cpu").model.generator.conv_to_rgb.out_channels == 3
+
+
+def test_the_rgb_conv_is_trimmed_only_after_spectral_norm_is_baked():
+    with pytest.raises(ValueError, match="bake spectral norm"):
+        trim_rgb_conv(build_random("tiny", seed=3))
 
 
 # -- strict folder loading --------------------------------------------------------------

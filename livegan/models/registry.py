@@ -26,7 +26,7 @@ import torch
 
 from ..errors import ModelError
 from ..fsio import user_mode
-from .biggan import CONFIGS, Generator, GeneratorId, bake_spectral_norm, build_random, init_random_
+from .biggan import CONFIGS, Generator, GeneratorId, bake_spectral_norm, build_random, init_random_, trim_rgb_conv
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def fetch_named_biggan(name: str) -> Path:
 
 def load_generator(name: str = "biggan-deep-256", *, weights: str | None = None, random_weights: bool = False,
                    seed: int = 0, device: str = "auto", dtype: str = "float32") -> Generator:
-    """Build the generator a user asked for, on the chosen device, spectral norm baked."""
+    """Build the generator a user asked for, on the chosen device, spectral norm baked, the RGB conv trimmed."""
     dev = resolve_device(device)
     dt = resolve_dtype(dtype)
     if weights:
@@ -275,6 +275,7 @@ def load_generator(name: str = "biggan-deep-256", *, weights: str | None = None,
             model, gid = load_biggan_folder(fetch_named_biggan(name), name)
             gid = GeneratorId(name, "download:" + gid.weights.split(":", 1)[1])
     bake_spectral_norm(model)
+    trim_rgb_conv(model)
     return Generator(model, gid, device=dev, dtype=dt)
 
 
