@@ -127,14 +127,12 @@ def trim_rgb_conv(model: torch.nn.Module) -> bool:
         raise ValueError("bake spectral norm before trimming conv_to_rgb (sigma needs the whole weight)")
     if conv.out_channels <= 3:
         return False
-    rgb = torch.nn.Conv2d(conv.in_channels, 3, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-                          bias=conv.bias is not None, device=conv.weight.device, dtype=conv.weight.dtype)
-    with torch.no_grad():
-        rgb.weight.copy_(conv.weight[:3])
-        if conv.bias is not None:
-            rgb.bias.copy_(conv.bias[:3])
-    rgb.requires_grad_(conv.weight.requires_grad)
-    gen.conv_to_rgb = rgb
+    # In place: the module keeps its padding, stride and the rest; only its filters are cut.
+    for name in ("weight", "bias"):
+        p = getattr(conv, name)
+        if p is not None:
+            setattr(conv, name, torch.nn.Parameter(p.detach()[:3].clone(), requires_grad=p.requires_grad))
+    conv.out_channels = 3
     return True
 
 
