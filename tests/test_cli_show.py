@@ -174,6 +174,38 @@ def test_demo_without_a_display_plays_headless_with_the_offline_banner(tmp_path:
     assert show.summary.warnings == [], "its banks were found and match"
 
 
+def test_demo_in_an_invisible_window_ends_by_itself_and_says_so(tmp_path: Path, monkeypatch, capsys, tiny_gen):
+    """SDL's dummy driver: the window path, but nobody can see it or press Esc, so the demo must end."""
+    import livegan.cli.show as cli_mod
+    import livegan.prep.runner as runner
+    import livegan.show.session as session
+
+    def fake_prep(sl, out, gen, clip, **kw):
+        write_banks(cli_mod.demo_setlist_path(), Path(out))
+        return runner.PrepSummary(done=sum(len(s.sections) for s in sl.songs))
+
+    runs = []
+    real_run = session.run_show
+    monkeypatch.setattr(cli_mod, "load_prep_models", lambda *a, **kw: (tiny_gen, None))
+    monkeypatch.setattr(runner, "prep_setlist", fake_prep)
+    # The length asked for is recorded; the run itself is kept short (the cue file's first cue is at 1.5 s).
+    monkeypatch.setattr(session, "run_show", lambda sh, s: (runs.append((sh, s)), real_run(sh, 2.0))[1])
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("DISPLAY", ":99")  # a display is there; the driver still shows nothing
+    assert cli("demo", "--out", tmp_path / "banks") == 0
+    err = capsys.readouterr().err
+    assert "SDL_VIDEODRIVER=dummy" in err and "12 s" in err and "demo ended:" in err, err
+    ((show, seconds),) = runs
+    assert seconds == cli_mod.DEMO_SECONDS
+    assert show.output.name == "window", "the window path runs, as before"
+    assert show.summary.cues == 1, "the scripted cues drive it: no key can be pressed"
+
+    runs.clear()
+    assert cli("demo", "--out", tmp_path / "banks", "--seconds", "3") == 0
+    assert "SDL_VIDEODRIVER=dummy" not in capsys.readouterr().err, "a length was given: nothing to say"
+    assert runs[0][1] == 3.0
+
+
 def test_learn_without_midi_says_one_thing_that_matches_what_happens(tmp_path: Path, monkeypatch, capsys):
     import livegan.triggers.midi as midi
 

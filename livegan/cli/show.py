@@ -184,13 +184,21 @@ def demo(
     if gen.id.name == "tiny" and sl.defaults.model != "tiny":
         # The stand-ins load without failing in the show, so say it here: the banner stays on screen.
         cfg.notices.append("OFFLINE: stand-in models (no real weights)")
-    if headless:
+    invisible = not headless and os.environ.get("SDL_VIDEODRIVER") == "dummy"
+    if invisible and seconds is None:
+        # Nobody can see the window or press a key in it: a rehearsal would go on until killed.
+        notice("SDL_VIDEODRIVER=dummy: the window is invisible, so the demo plays its scripted cues for "
+               f"{DEMO_SECONDS:g} s (--seconds to change)")
+    if headless or invisible:
         cfg.cues = demo_cues_path()
-        seconds = seconds or 12.0
+        seconds = seconds or DEMO_SECONDS
     sh = build_show(cfg, notice=notice)
     r = run_show(sh, seconds).as_dict()
     echo(f"demo ended: {r['frames']} frames, {r['cues']} cues, {r['fps']:.1f} fps{steal_note(r.get('host_steal'))}",
          err=True)
+
+
+DEMO_SECONDS = 12.0  # the demo's length where nobody can stop it (no window, or an invisible one)
 
 
 def demo_setlist_path() -> Path:
