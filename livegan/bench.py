@@ -344,7 +344,7 @@ class _DisplayLoop:
 
     def run(self, seconds: float, cue_every: float | None = None, until: Any = None) -> dict[str, Any]:
         clock, worker, director, output = self.clock, self.worker, self.director, self.output
-        presented, wakeups, latencies, present_ms, present_cpu_ms = 0, 0, [], [], []
+        presented, wakeups, early_wakes, latencies, present_ms, present_cpu_ms = 0, 0, 0, [], [], []
         pending: tuple[int, float] | None = None  # (version, time the cue was handled)
         t0, cpu0 = clock.now(), time.thread_time()
         next_cue = t0 + (cue_every or 0.0)
@@ -357,32 +357,41 @@ class _DisplayLoop:
                 director.handle(Cue("goto" if last else "next", 1 if last else None, source="bench"), now)
                 pending = (director.version, time.perf_counter())
                 next_cue = now + cue_every
-            if pending is not None and worker.has_frames_for(pending[0]):
-                latencies.append(1000 * (time.perf_counter() - pending[1]))
-                pending = None
-            if self.display_fps:
-                frame = worker.frame_at(now)
-                if frame is not None:
-                    if output is not None:
-                        a, ca = time.perf_counter(), time.thread_time()
-                        if self.ov is not None:
-                            self.ov["fps"] = self.presented_total / max(1e-9, now - self.t_start)
-                            self.ov["gen_ms"] = 1000 * worker.stats.frame_seconds
-                        output.present(frame, self.ov)
-                        output.poll_events()
-                        present_ms.append(1000 * (time.perf_counter() - a))
-                        present_cpu_ms.append(1000 * (time.thread_time() - ca))
-                    presented += 1
-                    self.presented_total += 1
-                    worker.prune(now)
-            # With the display off: every 5 ms while cues are given (to time their first frames), else
-            # every 100 ms, the worker as alone as a process that gives cues gets.
-            period = self.period if self.display_fps or cue_every is not None else 0.1
-            next_frame = max(next_frame + period, clock.now() - period)  # as Show.run: no backlog chase
-            clock.sleep(next_frame - clock.now())
+            early = False
+            while True:
+                if pending is not None and worker.has_frames_for(pending[0]):
+                    latencies.append(1000 * (time.perf_counter() - pending[1]))
+                    pending = None
+                if self.display_fps:
+                    frame = worker.frame_at(now)
+                    if frame is not None:
+                        if output is not None:
+                            a, ca = time.perf_counter(), time.thread_time()
+                            if self.ov is not None:
+                                self.ov["fps"] = self.presented_total / max(1e-9, now - self.t_start)
+                                self.ov["gen_ms"] = 1000 * worker.stats.frame_seconds
+                            output.present(frame, self.ov)
+                            output.poll_events()
+                            present_ms.append(1000 * (time.perf_counter() - a))
+                            present_cpu_ms.append(1000 * (time.thread_time() - ca))
+                        presented += 1
+                        self.presented_total += 1
+                        worker.prune(now)
+                if not early:
+                    # With the display off: every 5 ms while cues are given (to time their first frames),
+                    # else every 100 ms, the worker as alone as a process that gives cues gets.
+                    period = self.period if self.display_fps or cue_every is not None else 0.1
+                    next_frame = max(next_frame + period, clock.now() - period)  # as Show.run: no backlog chase
+                # As Show.run: a new path's first frame landing before the tick is seen (and shown) at once.
+                left = next_frame - clock.now()
+                early = left > 0 and worker.wait_for_new_path(left)
+                if not early:
+                    break
+                early_wakes += 1
+                now = clock.now()
         return {"elapsed": clock.now() - t0, "presented": presented, "latencies": latencies,
                 "present_ms": present_ms, "present_cpu_ms": present_cpu_ms, "cpu": time.thread_time() - cpu0,
-                "wakeups": wakeups}
+                "wakeups": wakeups, "early_wakes": early_wakes}
 
 
 def _r(x: float | None, nd: int = 1) -> float | None:

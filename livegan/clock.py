@@ -6,6 +6,7 @@ render (time advances only when told).
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Protocol
 
@@ -13,6 +14,8 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> float: ...
     def sleep(self, seconds: float) -> None: ...
+    # Optional: ``wait(event, seconds) -> bool``, a sleep that ends early when the event is set
+    # (MonotonicClock). Without it (ManualClock: time moves only when told) the show just sleeps.
 
 
 class MonotonicClock:
@@ -27,6 +30,10 @@ class MonotonicClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Sleep ``seconds``, or less if ``event`` is set meanwhile; whether it was."""
+        return event.wait(seconds) if seconds > 0 else event.is_set()
 
 
 class ManualClock:

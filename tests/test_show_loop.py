@@ -236,3 +236,50 @@ def test_the_summary_says_how_much_cpu_a_virtual_machines_host_took(files, monke
     assert summary.host_steal == 0.1 and summary.as_dict()["host_steal"] == 0.1
     assert "the host took 10% of this machine's CPU time" in steal_note(summary.host_steal)
     assert steal_note(0.01) == "" and steal_note(None) == ""  # a quiet host, or no /proc/stat: nothing said
+
+
+class _WakingWorker:
+    """A stand-in render worker whose ``wait_for_new_path`` wakes the loop once, at its ``wake_on``-th sleep."""
+
+    def __init__(self, clock, wake_on: int) -> None:
+        from livegan.engine.worker import WorkerStats
+        self.clock, self.wake_on, self.sleeps = clock, wake_on, 0
+        self.stats = WorkerStats()
+        self.asked: list[float] = []  # show times frame_at was asked for
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def watchdog(self) -> bool: return False
+    def prune(self, t: float) -> None: ...
+
+    def frame_at(self, t: float):
+        self.asked.append(t)
+        return np.full((8, 8, 3), len(self.asked), np.uint8)
+
+    def wait_for_new_path(self, seconds: float) -> bool:
+        self.sleeps += 1
+        if self.sleeps == self.wake_on:
+            return True  # a frame landed: no show time passed
+        self.clock.sleep(seconds)
+        return False
+
+
+def test_the_show_presents_a_new_path_s_first_frame_at_once_and_keeps_its_cadence():
+    from livegan.engine.director import Director
+    from livegan.engine.state import SongPlan, Transition
+    from livegan.engine.path import Keyframe
+    from livegan.show.loop import Show, ShowOptions
+    from livegan.triggers.events import EventQueue
+
+    clock = ManualClock(0.0)
+    kf = Keyframe(np.zeros((2, 128), np.float32), np.zeros(1000, np.float32))
+    director = Director([SongPlan("s", 2, [1, 1], [Transition(1.0)] * 2)], lambda *a: kf, t0=0.0)
+    worker = _WakingWorker(clock, wake_on=3)
+    out = Recorder(clock)
+    show = Show(director, worker, out, clock, EventQueue(), [], ShowOptions(fps=50.0))
+    with out:
+        summary = show.run(0.09)  # ticks at 0, 20, 40, 60, 80 ms
+    ticks = [pytest.approx(k * 0.02) for k in range(5)]
+    assert worker.asked == ticks[:3] + [ticks[2]] + ticks[3:], "the woken frame came between two ticks, at once"
+    assert len(out.seen) == summary.frames == 6, "every frame asked for was presented, the extra one too"
+    assert [t for t, _, _ in out.seen] == worker.asked

@@ -416,3 +416,44 @@ def test_the_render_thread_runs_a_step_below_the_show_and_the_show_thread_stays(
         assert _thread_nice(plain._thread.native_id) == base, "nice=0 (headless, tests) leaves it"
     finally:
         plain.stop()
+
+
+def test_the_display_is_woken_the_moment_a_cue_s_first_frame_is_kept():
+    """wait_for_new_path: the show loop's sleep between ticks, cut short by a new path's first frame."""
+    clock = MonotonicClock()
+    director = make_director()
+    fake = FakeRenderer(director)
+    go = threading.Event()
+    cued: list[int] = []
+
+    def hold_the_cue_frame(n: int) -> None:  # the new path's renders wait until the test lets them go
+        if cued and director.version == cued[0]:
+            assert go.wait(60), "never let go"
+
+    fake.hook = hold_the_cue_frame
+    worker = RenderWorker(director, fake, clock, fps=30.0, max_batch=4, max_ahead=0.5, ahead_batches=4)
+    worker.start()
+    try:
+        assert wait_for(lambda: worker.has_frames_for(director.version))
+        assert worker.wait_for_new_path(0.0), "the first path's first frame counts too (the show's start)"
+        assert not worker.wait_for_new_path(0.01), "nothing new: a plain sleep"
+        director.handle(Cue("next", source="test"), clock.now())
+        cued.append(director.version)
+        assert not worker.wait_for_new_path(0.05) and not worker.has_frames_for(cued[0]), "not rendered yet"
+        threading.Timer(0.05, go.set).start()
+        # Without the wake this sleeps all 60 s and says False.
+        assert worker.wait_for_new_path(60.0), "woken by the cue's frame"
+        assert worker.has_frames_for(cued[0])
+        assert not worker.wait_for_new_path(0.01), "one wake per new path"
+    finally:
+        go.set()
+        worker.stop()
+
+
+def test_on_a_manual_clock_waiting_for_a_new_path_is_a_plain_sleep(rig):
+    """Tests' clocks move only when told: no early wake, time moves by the whole sleep."""
+    director, fake, worker, clock = rig
+    worker.start()
+    assert wait_for(lambda: worker.has_frames_for(director.version))
+    t = clock.now()
+    assert not worker.wait_for_new_path(0.25) and clock.now() == pytest.approx(t + 0.25)

@@ -99,6 +99,14 @@ class FallbackWorker:
     def has_frames_for(self, version: int) -> bool:
         return self.baked.has_frames_for(version) if self.active else self.live.has_frames_for(version)
 
+    def wait_for_new_path(self, seconds: float) -> bool:
+        """The live worker's (a cue's first live frame wakes the display); the clips need no waking."""
+        wait = getattr(self.live, "wait_for_new_path", None)
+        if wait is None:
+            self.clock.sleep(seconds)
+            return False
+        return wait(seconds)
+
     # -- judging the generator, once per frame ------------------------------------
     def watchdog(self) -> bool:
         restarted = self.live.watchdog()

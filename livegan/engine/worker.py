@@ -185,6 +185,7 @@ class RenderWorker:
         self._version = -1
         self._version_seen_at = 0.0
         self._latency_pending = False
+        self._landed = threading.Event()   # a new path's first frame was kept: the display may show it now
         self._per_frame: dict[Config, float] = {}  # (batch, threads) -> EMA of seconds per frame (for spacing)
         # (batch, threads) -> (number, seconds per frame) of its last HISTORY measured batches, numbered
         # in the order measured (for choosing: see NEAR), and the configurations of the last ones.
@@ -276,6 +277,24 @@ class RenderWorker:
         """Whether a frame of this path version is ready (cue latency is measured to this)."""
         with self._lock:
             return any(f.version == version for f in self._frames)
+
+    def wait_for_new_path(self, seconds: float) -> bool:
+        """Sleep ``seconds`` on the show's clock, or less if a new path's first frame is kept meanwhile: True then.
+
+        The display loop sleeps between its ticks with this, so a cue's first
+        frame goes on screen as soon as it is rendered, not at the next tick
+        (up to one refresh later, half a refresh on average). Only clocks
+        that can wait on an event (:class:`~livegan.clock.MonotonicClock`)
+        wake early; others just sleep.
+        """
+        wait = getattr(self.clock, "wait", None)
+        if wait is None:
+            self.clock.sleep(seconds)
+            return False
+        if not wait(self._landed, seconds):
+            return False
+        self._landed.clear()
+        return True
 
     def prune(self, t: float) -> None:
         """Forget frames the display no longer needs (older than the newest frame at or before t)."""
@@ -592,6 +611,7 @@ class RenderWorker:
             if len(s.first_frame_latency) < 100_000:
                 s.first_frame_latency.append(self.clock.now() - self._version_seen_at)
                 s.first_frame_render.append(seconds)
+            self._landed.set()
         s.frames += kept
         self._last_t = specs[-1].t
 

@@ -67,6 +67,7 @@ class Show:
         self.keys = KeyMapper(clock)
         self.timer = timer  # real time, only to measure display stalls
         self.summary = ShowSummary()
+        self._last_present = timer()  # real time of the last present (run() starts it again)
         self.overlay_on = self.opt.overlay
         self.message: tuple[str, float] | None = None
         self.warnings: list[str] = []
@@ -94,7 +95,7 @@ class Show:
         start = self.clock.now()
         frame_dt = 1.0 / self.opt.fps
         next_t = start
-        last_present = self.timer()
+        self._last_present = self.timer()
         ticks = cpu_ticks()  # a shared VM's host taking CPU explains a low fps that nothing here can fix
         self.worker.start()
         try:
@@ -104,21 +105,41 @@ class Show:
                     break
                 self.poll(t)
                 self.worker.watchdog()
-                frame = self.worker.frame_at(t)
-                if frame is not None:
-                    self.present(frame, t)
-                    now = self.timer()
-                    self.summary.longest_stall_ms = max(self.summary.longest_stall_ms, 1000 * (now - last_present))
-                    last_present = now
-                    self.worker.prune(t)
+                self._show_frame(t)
                 next_t = max(next_t + frame_dt, self.clock.now() - frame_dt)  # don't chase a backlog
-                self.clock.sleep(next_t - self.clock.now())
+                self._wait_until(next_t)
         finally:
             self.worker.stop()
             for src in self.sources:
                 src.close()
         self.summary.host_steal = steal_share(ticks, cpu_ticks())
         return self._finish(self.clock.now() - start)
+
+    def _show_frame(self, t: float) -> None:
+        frame = self.worker.frame_at(t)
+        if frame is None:
+            return
+        self.present(frame, t)
+        now = self.timer()
+        self.summary.longest_stall_ms = max(self.summary.longest_stall_ms, 1000 * (now - self._last_present))
+        self._last_present = now
+        self.worker.prune(t)
+
+    def _wait_until(self, next_t: float) -> None:
+        """Sleep until the next tick; a new path's first frame (a cue's) landing meanwhile goes on screen at once.
+
+        Waiting for the tick instead cost a cue up to one more refresh. The
+        cadence is kept: the tick still comes at ``next_t``.
+        """
+        wait = getattr(self.worker, "wait_for_new_path", None)
+        while True:
+            left = next_t - self.clock.now()
+            if wait is None or left <= 0:
+                self.clock.sleep(left)
+                return
+            if not wait(left):
+                return
+            self._show_frame(self.clock.now())
 
     def poll(self, t: float) -> None:
         """Sources and keys -> queue -> director, once per frame."""
