@@ -48,7 +48,10 @@ START = textwrap.dedent("""
     from livegan.models.interrupt import make_interruptible
     from livegan.models.compiled import compiled_batches
     make_interruptible(gen, lambda: False)
-    gen.render(z, y, 0.7)
+    gen.render(z, y, 0.7)  # the first interruptible call finds the graph's kernels and wraps them
+    import sys as sys_
+    profiles = []
+    make_interruptible(gen, lambda: profiles.append(sys_.getprofile()) or False)
     gen.render(z[0][None], y[0][None], 0.7)  # a batch of one from numpy: stride 0 in its batch dimension
     # A cue while the compiled graph runs: it gives up between two kernels, and stays compiled.
     from livegan.errors import RenderInterrupted
@@ -65,6 +68,8 @@ START = textwrap.dedent("""
     print(json.dumps({"ok": ok, "compile_s": t1 - t0, "max_abs_diff": diff,
                       "compiled_after_interruptible": not gen.forward.failed, "batches": compiled_batches(gen),
                       "interrupted_after_kernels": len(asked) if interrupted else None,
+                      "kernels_ask_without_a_profiler": bool(profiles) and all(p is None for p in profiles),
+                      "checked_shapes": len(gen.forward.checked),
                       "same_after_interrupt": bool((again == out).all()),
                       "pixels_off": int((out.astype(int) - eager.astype(int)).__abs__().max()),
                       "other_truncation_pixels_off": int((other.astype(int) - eager_other.astype(int)).__abs__().max()),
@@ -93,6 +98,9 @@ def test_tiny_generator_compiles_matches_eager_and_the_second_start_reuses_the_c
     assert first["eager_calls"] == 0 and first["other_truncation_pixels_off"] <= 1, first
     assert first["compiled_after_interruptible"] and first["batches"] == [1], first
     assert first["interrupted_after_kernels"] == 3 and first["same_after_interrupt"], first
+    # This torch's wrapper modules name their kernels as install_kernel_checks expects: after the first
+    # interruptible call the kernels ask themselves, with no profile hook on the thread.
+    assert first["checked_shapes"] == 1 and first["kernels_ask_without_a_profiler"], first
     assert first["misses"] >= 1, first
     assert second["hits"] >= 1 and second["misses"] == 0, second
     assert any((tmp_path / "inductor").rglob("*")), "artefacts are in the livegan cache"
@@ -282,6 +290,86 @@ def test_a_compiled_graph_gives_up_between_its_kernels_when_asked(tmp_path):
     with check.watching():
         other.call(log)  # not a compiled graph: never interrupted
     assert log == list(range(10))
+
+
+KERNELS = """
+import math
+
+LOG = []
+
+
+class _Extern:
+    def convolution(self, i):
+        LOG.append(("conv", i))
+
+
+extern_kernels = _Extern()
+
+
+def cpp_fused_relu_0(i):
+    LOG.append(("relu", i))
+
+
+def call(z, y, t):
+    for i in range(4):
+        math.sqrt(i)  # not a kernel (an allocation, a size check): a C call the profile hook sees
+        extern_kernels.convolution(i)
+        cpp_fused_relu_0(i)
+    return z
+"""
+
+
+def test_kernel_checks_put_into_the_wrapper_ask_only_on_the_thread_that_renders(tmp_path):
+    import threading
+
+    mod = _load(tmp_path / "inductor" / "cd" / "wrapper.py", KERNELS)
+    ns = vars(mod)
+    assert compiled.install_kernel_checks(ns) == 1 and compiled.has_kernel_checks(ns)
+    assert compiled.install_kernel_checks(ns) == 0, "nothing is wrapped twice"
+    assert ns["math"].sqrt is __import__("math").sqrt, "only kernels are wrapped"
+    mod.call(1, 2, 3)
+    assert len(mod.LOG) == 8, "no one asks outside a render that is interruptible"
+    mod.LOG.clear()
+    with pytest.raises(RenderInterrupted), compiled.asking(lambda: len(mod.LOG) >= 3):
+        mod.call(1, 2, 3)
+    assert mod.LOG == [("conv", 0), ("relu", 0), ("conv", 1)], "gave up before the next kernel, once asked"
+    mod.LOG.clear()
+    with compiled.asking(lambda: True):
+        other = threading.Thread(target=mod.call, args=(1, 2, 3))
+        other.start()
+        other.join()
+    assert len(mod.LOG) == 8, "another thread's render (the bench's raw one, a prep) is never asked"
+
+
+def test_a_compiled_forward_finds_its_kernels_on_its_first_interruptible_call(tmp_path, monkeypatch, one_thread):
+    import sys
+
+    monkeypatch.setattr(compiled, "inductor_cache", lambda: tmp_path / "inductor")
+    mod = _load(tmp_path / "inductor" / "ef" / "wrapper.py", KERNELS)
+    gen = load_generator("tiny", random_weights=True, device="cpu")
+    fwd = compiled.CompiledForward(gen, type(gen).forward.__get__(gen))
+    z, y = torch.zeros((1, gen.num_latents, 128)), torch.zeros((1, 1000))
+    key = fwd._key(z)
+    fwd.ready.add(key)
+    profiles: list = []
+    fwd.compiled = lambda z, y, t: (profiles.append(sys.getprofile()), mod.call(z, y, t))[1]
+    fwd(z, y, 0.7)
+    assert not fwd.checked and not compiled.has_kernel_checks(vars(mod)), "not interruptible: left alone"
+    # A cue during the first interruptible call: what it saw is wrapped, but the shape is watched again.
+    gen.should_stop = lambda: len(mod.LOG) >= 8 + 3
+    with pytest.raises(RenderInterrupted):
+        fwd(z, y, 0.7)
+    assert isinstance(profiles[-1], compiled.KernelCheck) and key not in fwd.checked and not fwd.failed
+    mod.LOG.clear()
+    gen.should_stop = lambda: False
+    fwd(z, y, 0.7)
+    assert isinstance(profiles[-1], compiled.KernelCheck) and key in fwd.checked, "a whole call found it all"
+    mod.LOG.clear()
+    gen.should_stop = lambda: len(mod.LOG) >= 5
+    with pytest.raises(RenderInterrupted):
+        fwd(z, y, 0.7)
+    assert profiles[-1] is None, "no profile hook any more: the kernels ask"
+    assert len(mod.LOG) == 5 and not fwd.failed
 
 
 def test_an_interrupted_compiled_forward_stays_compiled(one_thread):

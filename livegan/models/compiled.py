@@ -15,8 +15,10 @@ A show must not spend minutes compiling on stage. So:
 - anything failing (no C++ compiler, an unsupported op, a driver) falls back
   to eager with one warning line; the show never stops for it;
 - a cue need not wait for the compiled batch in flight: where the generator
-  is interruptible (a show), the graph's wrapper is watched while it runs
-  (:class:`KernelCheck`) and gives up between two of its kernels.
+  is interruptible (a show), the graph gives up between two of its kernels:
+  its first call is watched by a profile hook (:class:`KernelCheck`), which
+  finds the graph's generated wrapper module, and from then on the kernels
+  in that module ask themselves (:func:`install_kernel_checks`).
 
 ``auto`` compiles only where ``livegan bench`` measured that it pays on this
 machine (>= 5 % more frames per second; the record is kept in the cache), so
@@ -31,6 +33,7 @@ import logging
 import os
 import platform
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -167,6 +170,12 @@ class KernelCheck:
     files under ``root`` are checked; everything else runs untouched. A
     cue then waits for one kernel (milliseconds) instead of the rest of a
     batch (270 ms for a compiled batch of 4 at 128 px on a 2-core CPU).
+
+    The hook also notes the module namespace of every wrapper it saw
+    (``found``), so that :func:`install_kernel_checks` can put the same check
+    into the wrapper itself: a profile hook runs Python at every call and
+    return in the render thread (about 2,400 a frame at 256 px), and that
+    cost a frame 8-18 % at biggan-deep-256, batch 1, on a render thread.
     """
 
     def __init__(self, should_stop: Callable[[], bool], root: str | Path) -> None:
@@ -175,6 +184,7 @@ class KernelCheck:
         # File name -> whether it is a compiled graph's wrapper (not code objects: two with the same
         # code compare equal whatever their files).
         self._ours: dict[str, bool] = {}
+        self.found: dict[int, dict[str, Any]] = {}  # id -> globals of each wrapper module seen
 
     def __call__(self, frame: Any, event: str, arg: Any) -> None:
         if event != "c_call":
@@ -183,8 +193,10 @@ class KernelCheck:
         ours = self._ours.get(name)
         if ours is None:
             ours = self._ours[name] = os.path.realpath(name).startswith(self.root)
-        if ours and self.should_stop():
-            raise RenderInterrupted()
+        if ours:
+            self.found[id(frame.f_globals)] = frame.f_globals
+            if self.should_stop():
+                raise RenderInterrupted()
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
@@ -195,6 +207,76 @@ class KernelCheck:
             yield
         finally:
             sys.setprofile(before)
+
+
+# The should_stop of the interruptible render this thread is running (None: not interruptible). The
+# kernel wrappers below are shared by every caller of a compiled graph; only this thread's render
+# asks, so the bench's raw renders or a prep on another thread never do.
+_asking = threading.local()
+
+
+def _checked(kernel: Callable) -> Callable:
+    """``kernel`` behind a check of this thread's ``should_stop`` (a cue gives up before it starts)."""
+    def run(*args: Any, **kwargs: Any) -> Any:
+        stop = getattr(_asking, "stop", None)
+        if stop is not None and stop():
+            raise RenderInterrupted()
+        return kernel(*args, **kwargs)
+
+    run.__wrapped__ = kernel  # type: ignore[attr-defined]
+    return run
+
+
+class _CheckedKernels:
+    """Inductor's ``extern_kernels`` namespace (convolutions, matrix products) with each call checked."""
+
+    def __init__(self, kernels: Any) -> None:
+        self.__wrapped__ = kernels
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.__wrapped__, name)
+        if callable(value):
+            value = _checked(value)
+        setattr(self, name, value)  # looked up once
+        return value
+
+
+def install_kernel_checks(namespace: dict[str, Any]) -> int:
+    """Check ``should_stop`` before each kernel a compiled graph's wrapper module calls; kernels wrapped.
+
+    ``namespace`` is the module's globals (:attr:`KernelCheck.found`): its
+    generated C++ kernels (``cpp_fused_*``) and its ``extern_kernels`` calls
+    (convolutions, matrix products) are wrapped where they are looked up, so
+    the check costs one Python call per kernel (about 200 a frame at 128 px)
+    and nothing between. Nothing is wrapped twice; 0 where the module has no
+    kernels by those names (another torch: the profile hook stays).
+    """
+    n = 0
+    for name, value in list(namespace.items()):
+        if name.startswith("cpp_fused") and callable(value) and not hasattr(value, "__wrapped__"):
+            namespace[name] = _checked(value)
+            n += 1
+    kernels = namespace.get("extern_kernels")
+    if n and kernels is not None and not isinstance(kernels, _CheckedKernels):
+        namespace["extern_kernels"] = _CheckedKernels(kernels)
+    return n
+
+
+def has_kernel_checks(namespace: dict[str, Any]) -> bool:
+    """Whether :func:`install_kernel_checks` wrapped this wrapper module's kernels."""
+    return isinstance(namespace.get("extern_kernels"), _CheckedKernels) or any(
+        name.startswith("cpp_fused") and hasattr(value, "__wrapped__") for name, value in namespace.items())
+
+
+@contextlib.contextmanager
+def asking(should_stop: Callable[[], bool] | None) -> Iterator[None]:
+    """The kernel wrappers on this thread ask ``should_stop`` inside the block."""
+    before = getattr(_asking, "stop", None)
+    _asking.stop = should_stop
+    try:
+        yield
+    finally:
+        _asking.stop = before
 
 
 class CompiledForward:
@@ -209,6 +291,7 @@ class CompiledForward:
         self.eager_calls = 0             # calls that ran eager (a shape not compiled, or after a failure)
         self.threads: int | None = None  # torch's thread count at warm-up
         self._check: KernelCheck | None = None  # for the generator's should_stop, while it has one
+        self.checked: set[tuple] = set()  # shapes whose graph checks should_stop in its own kernels
 
     def _key(self, z: torch.Tensor) -> tuple:
         # torch's thread count is part of dynamo's global-state guard: a graph compiled at 2 threads
@@ -223,7 +306,7 @@ class CompiledForward:
             self.eager_calls += 1
             return self.eager(z, y, truncation)
         try:
-            with torch.compiler.set_stance("fail_on_recompile"), self._watch():
+            with torch.compiler.set_stance("fail_on_recompile"), self._watch(self._key(z)):
                 return self.compiled(_plain(z), _plain(y), _plain(truncation))
         except RenderInterrupted:
             raise  # a cue: the worker starts the new path (the graph is fine)
@@ -233,14 +316,40 @@ class CompiledForward:
                         type(e).__name__, str(e).splitlines()[0] if str(e) else "")
             return self.eager(z, y, truncation)
 
-    def _watch(self) -> contextlib.AbstractContextManager:
-        """Kernel checks while the generator is interruptible (its ``should_stop`` set by a show)."""
+    def _watch(self, key: tuple) -> contextlib.AbstractContextManager:
+        """Kernel checks while the generator is interruptible (its ``should_stop`` set by a show).
+
+        The first interruptible call of a shape is watched by the profile
+        hook, which finds the graph's wrapper module; its kernels are then
+        wrapped (:func:`install_kernel_checks`) and later calls only tell
+        them whom to ask.
+        """
         stop = getattr(self.gen, "should_stop", None)
         if stop is None:
             return contextlib.nullcontext()
+        if key in self.checked:
+            return asking(stop)
         if self._check is None or self._check.should_stop is not stop:
             self._check = KernelCheck(stop, inductor_cache())
-        return self._check.watching()
+        return self._find_kernels(key, self._check)
+
+    @contextlib.contextmanager
+    def _find_kernels(self, key: tuple, check: KernelCheck) -> Iterator[None]:
+        check.found.clear()
+        try:
+            with check.watching():
+                yield
+        finally:
+            found = list(check.found.values())
+            try:
+                for ns in found:
+                    install_kernel_checks(ns)
+            except Exception as e:  # noqa: BLE001 - the profile hook goes on checking instead
+                log.debug("kernel checks not installed: %s", e)
+                found = []
+        # Only a whole call has seen every module of the graph (a cue may have ended this one early).
+        if found and all(map(has_kernel_checks, found)):
+            self.checked.add(key)
 
     def warm_up(self, z: torch.Tensor, y: torch.Tensor, truncation: float) -> None:
         """Compile (or load from the cache) the graph for this shape: raises if that fails."""
