@@ -101,11 +101,7 @@ class FallbackWorker:
 
     def wait_for_new_path(self, seconds: float) -> bool:
         """The live worker's (a cue's first live frame wakes the display); the clips need no waking."""
-        wait = getattr(self.live, "wait_for_new_path", None)
-        if wait is None:
-            self.clock.sleep(seconds)
-            return False
-        return wait(seconds)
+        return self.live.wait_for_new_path(seconds)
 
     # -- judging the generator, once per frame ------------------------------------
     def watchdog(self) -> bool:

@@ -302,11 +302,12 @@ class CompiledForward:
 
     def __call__(self, z: torch.Tensor, y: torch.Tensor, truncation: float | torch.Tensor) -> torch.Tensor:
         truncation = per_frame(truncation, z)
-        if self.failed or self._key(z) not in self.ready:
+        key = self._key(z)
+        if self.failed or key not in self.ready:
             self.eager_calls += 1
             return self.eager(z, y, truncation)
         try:
-            with torch.compiler.set_stance("fail_on_recompile"), self._watch(self._key(z)):
+            with torch.compiler.set_stance("fail_on_recompile"), self._watch(key):
                 return self.compiled(_plain(z), _plain(y), _plain(truncation))
         except RenderInterrupted:
             raise  # a cue: the worker starts the new path (the graph is fine)
